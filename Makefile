@@ -1,0 +1,60 @@
+# The two commands: `make run` serves the product, `make test` runs the whole suite.
+PY ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+export FLASK_APP := wsgi:app
+HOST ?= 127.0.0.1
+PORT ?= 5000
+
+.PHONY: run test install assets translations db demo worker serve lint typecheck clean extract-messages
+
+$(BIN)/python:
+	$(PY) -m venv $(VENV)
+	$(BIN)/pip install --quiet --upgrade pip
+
+$(VENV)/.installed: requirements.txt requirements-dev.txt | $(BIN)/python
+	$(BIN)/pip install --quiet -r requirements-dev.txt
+	touch $@
+
+node_modules/.installed: package.json package-lock.json
+	npm ci --no-audit --no-fund --loglevel=error
+	touch $@
+
+install: $(VENV)/.installed node_modules/.installed
+
+assets: node_modules/.installed
+	npm run --silent build
+
+translations: $(VENV)/.installed
+	$(BIN)/pybabel compile --use-fuzzy -q -d reunite/translations 2>/dev/null || $(BIN)/pybabel compile -d reunite/translations
+
+extract-messages: $(VENV)/.installed
+	$(BIN)/pybabel extract -q -F babel.cfg -k _l -k lazy_gettext -o reunite/translations/messages.pot .
+	$(BIN)/pybabel update -q -i reunite/translations/messages.pot -d reunite/translations --no-fuzzy-matching
+
+db: install
+	$(BIN)/flask db upgrade
+
+demo: db
+	$(BIN)/flask reunite seed-demo
+
+serve:
+	$(BIN)/gunicorn --workers 2 --threads 4 --bind $(HOST):$(PORT) --access-logfile - wsgi:app
+
+run: install assets translations demo serve
+
+worker: install
+	$(BIN)/celery -A worker.celery_app worker --beat --loglevel=info --concurrency=2
+
+test: install assets translations
+	$(BIN)/python -m pytest
+
+lint: install
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+
+typecheck: install
+	$(BIN)/mypy --strict reunite/client/protocol.py reunite/matching
+
+clean:
+	rm -rf $(VENV) node_modules reunite/static/dist .pytest_cache .mypy_cache .ruff_cache

@@ -1,0 +1,337 @@
+"""JSON API for accounts: the protocol of spec/auth-and-keys.md, used by the browser module and the Python client."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from flask import current_app, jsonify, request, session
+from flask.typing import ResponseReturnValue
+from flask_login import login_user, logout_user
+from flask_wtf.csrf import generate_csrf
+from sqlalchemy import select
+
+from reunite.auth import bp, keylog, services
+from reunite.auth.access import current, login_required, login_required_no_totp
+from reunite.auth.models import KeyLogEntry, Role, User
+from reunite.client.protocol import b64e
+from reunite.errors import Invalid, NotFound
+from reunite.extensions import db, limiter
+from reunite.jsonapi import get_int, json_body, req_b64, req_int, req_obj, req_str
+
+SALT = 16
+KEY = 32
+NONCE = 24
+MAX_CT = services.MAX_BUNDLE
+CRED_FIELDS = {"salt", "ops", "mem", "auth_key", "bundle"}
+KEY_FIELDS = {"identity_pk", "enc_pk", "epoch", "enc_cert", "recovery_bundle", "recovery_auth"}
+BUNDLE_FIELDS = {"nonce", "ciphertext"}
+
+
+def _bundle(body: dict[str, Any], name: str) -> services.SealedBundle:
+    obj = req_obj(body, name, BUNDLE_FIELDS)
+    try:
+        nonce = req_b64(obj, "nonce", size=NONCE)
+        ct = req_b64(obj, "ciphertext", max_size=MAX_CT)
+    except Invalid as err:
+        raise Invalid(err.message.replace("'", f"'{name}.", 1), field=f"{name}.{err.field}") from err
+    if len(ct) < 17:
+        raise Invalid(f"The field '{name}.ciphertext' is too short.", field=f"{name}.ciphertext")
+    return services.SealedBundle(nonce, ct)
+
+
+def _credentials(body: dict[str, Any]) -> services.Credentials:
+    return services.Credentials(
+        salt=req_b64(body, "salt", size=SALT),
+        ops=req_int(body, "ops", lo=1, hi=10),
+        mem=req_int(body, "mem", lo=8 * 1024 * 1024, hi=1024 * 1024 * 1024),
+        auth_key=req_b64(body, "auth_key", size=KEY),
+        bundle=_bundle(body, "bundle"),
+    )
+
+
+def _keys(body: dict[str, Any]) -> services.KeyMaterial:
+    return services.KeyMaterial(
+        identity_pk=req_b64(body, "identity_pk", size=KEY),
+        enc_pk=req_b64(body, "enc_pk", size=KEY),
+        epoch=req_int(body, "epoch", lo=1, hi=1_000_000),
+        enc_cert=req_b64(body, "enc_cert", size=64),
+        recovery_bundle=_bundle(body, "recovery_bundle"),
+        recovery_auth=req_b64(body, "recovery_auth", size=KEY),
+    )
+
+
+def _bundle_json(nonce: bytes, ct: bytes) -> dict[str, str]:
+    return {"nonce": b64e(nonce), "ciphertext": b64e(ct)}
+
+
+def user_json(user: User) -> dict[str, Any]:
+    """What an account may know about itself."""
+    return {
+        "id": user.public_id,
+        "username": user.username,
+        "role": user.role.value,
+        "locale": user.locale,
+        "epoch": user.enc_epoch,
+        "identity_pk": b64e(user.identity_pk),
+        "enc_pk": b64e(user.enc_pk),
+        "totp_required": user.is_staff,
+        "totp_set_up": user.has_totp,
+    }
+
+
+def _start_session(user: User) -> dict[str, Any]:
+    # A fresh session at login: nothing from before survives (no fixation), new CSRF token.
+    lang = session.get("lang")
+    session.clear()
+    if lang:
+        session["lang"] = lang
+    login_user(user)
+    session["totp_ok"] = False
+    return {"user": user_json(user), "csrf_token": generate_csrf()}
+
+
+def _account_key() -> str:
+    try:
+        body = request.get_json(silent=True) or {}
+        name = body.get("username") if isinstance(body, dict) else None
+        if isinstance(name, str):
+            return "acct:" + services.normalise_username(name)[1]
+    except Invalid:
+        pass
+    return "acct:?"
+
+
+def _failed(response: Any) -> bool:
+    return bool(response.status_code == 401)
+
+
+def _cfg(name: str) -> Any:
+    return lambda: current_app.config[name]
+
+
+@bp.get("/api/v1/csrf")
+def csrf_token() -> ResponseReturnValue:
+    """A CSRF token for JSON writes (send it back as X-CSRFToken)."""
+    return jsonify(csrf_token=generate_csrf())
+
+
+@bp.get("/api/v1/auth/params")
+def kdf_params() -> ResponseReturnValue:
+    """The KDF parameters a new account should use."""
+    cfg = current_app.config
+    return jsonify(ops=cfg["KDF_OPS"], mem=cfg["KDF_MEM"])
+
+
+@bp.post("/api/v1/auth/prelogin")
+@limiter.limit(_cfg("PRELOGIN_LIMIT"))
+def prelogin() -> ResponseReturnValue:
+    """Salt and KDF parameters for a username (fake but stable for unknown names)."""
+    body = json_body({"username"})
+    pre = services.prelogin(req_str(body, "username", max_len=services.USERNAME_MAX * 4))
+    return jsonify(salt=b64e(pre.salt), ops=pre.ops, mem=pre.mem)
+
+
+@bp.post("/api/v1/auth/register")
+@limiter.limit(_cfg("REGISTER_LIMIT"))
+def api_register() -> ResponseReturnValue:
+    """Create a child or parent account from client-made credentials and keys."""
+    body = json_body({"username", "role", "locale", "birth_year", "birth_month"} | CRED_FIELDS | KEY_FIELDS)
+    role_text = req_str(body, "role", max_len=16)
+    if role_text not in (Role.CHILD.value, Role.PARENT.value):
+        raise Invalid("The role must be 'child' or 'parent'.", field="role")
+    reg = services.Registration(
+        username=req_str(body, "username", max_len=services.USERNAME_MAX * 4),
+        role=Role(role_text),
+        credentials=_credentials(body),
+        keys=_keys(body),
+        locale=(body.get("locale") if isinstance(body.get("locale"), str) else None) or "en",
+        birth_year=get_int(body, "birth_year", lo=1900, hi=2100, required=False),
+        birth_month=get_int(body, "birth_month", lo=1, hi=12, required=False),
+    )
+    user = services.register(reg)
+    db.session.commit()
+    answer = _start_session(user)
+    return jsonify(answer), 201
+
+
+@bp.post("/api/v1/auth/login")
+@limiter.limit(_cfg("LOGIN_LIMIT"))
+@limiter.limit("10 per 15 minutes", key_func=_account_key, deduct_when=_failed, per_method=True)
+def api_login() -> ResponseReturnValue:
+    """Check the auth key; start a session and return the sealed key bundle."""
+    body = json_body({"username", "auth_key"})
+    username = req_str(body, "username", max_len=services.USERNAME_MAX * 4)
+    auth_key = req_b64(body, "auth_key", size=KEY)
+    user = services.authenticate(username, auth_key)
+    db.session.commit()
+    answer = _start_session(user)
+    answer["bundle"] = _bundle_json(user.bundle_nonce, user.bundle_ct)
+    return jsonify(answer)
+
+
+@bp.post("/api/v1/auth/logout")
+def api_logout() -> ResponseReturnValue:
+    """End the session."""
+    lang = session.get("lang")
+    logout_user()
+    session.clear()
+    if lang:
+        session["lang"] = lang
+    return jsonify(ok=True, csrf_token=generate_csrf())
+
+
+@bp.get("/api/v1/auth/me")
+@login_required_no_totp
+def me() -> ResponseReturnValue:
+    """Who is logged in, and whether TOTP is still needed in this session."""
+    user = current()
+    data = user_json(user)
+    data["totp_ok"] = bool(session.get("totp_ok"))
+    return jsonify(data)
+
+
+@bp.get("/api/v1/auth/bundle")
+@login_required_no_totp
+def own_bundle() -> ResponseReturnValue:
+    """The session's own sealed bundle and KDF parameters (for a password change)."""
+    user = current()
+    return jsonify(
+        salt=b64e(user.kdf_salt),
+        ops=user.kdf_ops,
+        mem=user.kdf_mem,
+        bundle=_bundle_json(user.bundle_nonce, user.bundle_ct),
+    )
+
+
+@bp.post("/api/v1/auth/totp")
+@limiter.limit(_cfg("LOGIN_LIMIT"))
+@login_required_no_totp
+def api_totp() -> ResponseReturnValue:
+    """Second factor for staff sessions."""
+    body = json_body({"code"})
+    services.verify_totp(current(), req_str(body, "code", max_len=16))
+    db.session.commit()
+    session["totp_ok"] = True
+    return jsonify(ok=True)
+
+
+@bp.post("/api/v1/auth/password")
+@limiter.limit(_cfg("LOGIN_LIMIT"))
+@login_required_no_totp
+def api_change_password() -> ResponseReturnValue:
+    """Prove the old auth key; install the new salt, auth key and re-sealed bundle in one request."""
+    body = json_body({"old_auth_key"} | CRED_FIELDS)
+    user = current()
+    services.change_password(user, req_b64(body, "old_auth_key", size=KEY), _credentials(body))
+    db.session.commit()
+    answer = _start_session(user)
+    return jsonify(answer)
+
+
+@bp.post("/api/v1/auth/recovery")
+@limiter.limit(_cfg("RECOVER_LIMIT"))
+@limiter.limit("10 per hour", key_func=_account_key, deduct_when=_failed, per_method=True)
+def recovery_copy() -> ResponseReturnValue:
+    """After proving the recovery key, the recovery copy of the key bundle."""
+    body = json_body({"username", "recovery_auth"})
+    user = services.recovery_bundle(
+        req_str(body, "username", max_len=services.USERNAME_MAX * 4), req_b64(body, "recovery_auth", size=KEY)
+    )
+    return jsonify(
+        username=user.username,
+        recovery_bundle=_bundle_json(user.recovery_nonce, user.recovery_ct),
+        ops=current_app.config["KDF_OPS"],
+        mem=current_app.config["KDF_MEM"],
+    )
+
+
+@bp.post("/api/v1/auth/recover")
+@limiter.limit(_cfg("RECOVER_LIMIT"))
+@limiter.limit("10 per hour", key_func=_account_key, deduct_when=_failed, per_method=True)
+def api_recover() -> ResponseReturnValue:
+    """Set a new password with the recovery key; starts a session."""
+    body = json_body({"username", "recovery_auth"} | CRED_FIELDS)
+    user = services.recover(
+        req_str(body, "username", max_len=services.USERNAME_MAX * 4),
+        req_b64(body, "recovery_auth", size=KEY),
+        _credentials(body),
+    )
+    db.session.commit()
+    return jsonify(_start_session(user))
+
+
+@bp.post("/api/v1/auth/reset/info")
+@limiter.limit(_cfg("RECOVER_LIMIT"))
+def reset_info() -> ResponseReturnValue:
+    """The epoch for the new keys, after checking the admin's one-time reset code."""
+    body = json_body({"username", "reset_code"})
+    epoch = services.reset_epoch(
+        req_str(body, "username", max_len=services.USERNAME_MAX * 4), req_str(body, "reset_code", max_len=64)
+    )
+    return jsonify(epoch=epoch)
+
+
+@bp.post("/api/v1/auth/reset")
+@limiter.limit(_cfg("RECOVER_LIMIT"))
+def api_reset() -> ResponseReturnValue:
+    """Install new credentials and new keys with an admin's reset code."""
+    body = json_body({"username", "reset_code"} | CRED_FIELDS | KEY_FIELDS)
+    user = services.complete_reset(
+        req_str(body, "username", max_len=services.USERNAME_MAX * 4),
+        req_str(body, "reset_code", max_len=64),
+        _credentials(body),
+        _keys(body),
+    )
+    db.session.commit()
+    return jsonify(_start_session(user))
+
+
+@bp.get("/api/v1/keys/<public_id>")
+@login_required
+def key_directory(public_id: str) -> ResponseReturnValue:
+    """Public keys of an account: one's own, and (for staff) anyone's; conversations widen this later."""
+    me_ = current()
+    user = db.session.scalars(select(User).where(User.public_id == public_id)).first()
+    if user is None or (user.id != me_.id and not me_.is_staff):
+        raise NotFound("No such account.")
+    data: dict[str, Any] = {
+        "id": user.public_id,
+        "username": user.username,
+        "role": user.role.value,
+        "identity_pk": b64e(user.identity_pk),
+        "enc_pk": b64e(user.enc_pk),
+        "epoch": user.enc_epoch,
+        "enc_cert": b64e(user.enc_cert),
+    }
+    if user.modcert_sig is not None:
+        data["modcert"] = {"sig": b64e(user.modcert_sig), "expires_ms": user.modcert_expires_ms}
+    return jsonify(data)
+
+
+@bp.get("/api/v1/keylog")
+@login_required
+def keylog_view() -> ResponseReturnValue:
+    """Key log entries after `after` (at most 500) and the latest signed checkpoint."""
+    after = request.args.get("after", "0")
+    if not after.isdigit():
+        raise Invalid("The parameter 'after' must be a whole number.", field="after")
+    rows = db.session.scalars(
+        select(KeyLogEntry).where(KeyLogEntry.seq > int(after)).order_by(KeyLogEntry.seq).limit(500)
+    )
+    cp = keylog.latest_checkpoint()
+    return jsonify(
+        entries=[
+            {
+                "seq": e.seq,
+                "user_id": e.user_public_id,
+                "event": e.event,
+                "identity_pk": b64e(e.identity_pk),
+                "enc_pk": b64e(e.enc_pk),
+                "epoch": e.epoch,
+                "ms": e.ms,
+                "hash": b64e(e.entry_hash),
+            }
+            for e in rows
+        ],
+        checkpoint=None if cp is None else {"size": cp.size, "head": b64e(cp.head), "sig": b64e(cp.sig)},
+    )

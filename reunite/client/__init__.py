@@ -1,0 +1,1 @@
+"""Python client and CLI: the reference implementation of the reunite protocols."""

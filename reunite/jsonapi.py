@@ -1,0 +1,131 @@
+"""Strict JSON request parsing: every failure names the field, nothing is guessed."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from flask import current_app, request
+
+from reunite.client.protocol import b64d
+from reunite.errors import Invalid
+
+
+def _depth(value: Any, limit: int) -> int:
+    stack: list[tuple[Any, int]] = [(value, 1)]
+    deepest = 0
+    while stack:
+        item, level = stack.pop()
+        deepest = max(deepest, level)
+        if deepest > limit:
+            return deepest
+        if isinstance(item, dict):
+            stack.extend((v, level + 1) for v in item.values())
+        elif isinstance(item, list):
+            stack.extend((v, level + 1) for v in item)
+    return deepest
+
+
+def json_body(allowed: set[str] | None = None) -> dict[str, Any]:
+    """The request body as a JSON object.
+
+    :param allowed: when given, any other top-level key is refused by name.
+    :raises Invalid: not JSON, not an object, too deep, or an unknown field.
+    """
+    if not request.is_json:
+        raise Invalid("Send the request body as JSON (Content-Type: application/json).")
+    raw = request.get_data(cache=True)
+    limit = current_app.config["MAX_JSON_DEPTH"]
+    # Refuse absurd nesting before the parser recurses into it.
+    opened = 0
+    peak = 0
+    for byte in raw:
+        if byte in (0x5B, 0x7B):
+            opened += 1
+            peak = max(peak, opened)
+        elif byte in (0x5D, 0x7D):
+            opened -= 1
+    if peak > limit * 4:
+        raise Invalid(f"The JSON is nested too deeply (at most {limit} levels).")
+    try:
+        body = json.loads(raw.decode("utf-8"))
+    except UnicodeDecodeError as err:
+        raise Invalid("The body is not valid UTF-8.") from err
+    except (json.JSONDecodeError, RecursionError) as err:
+        raise Invalid(f"The body is not valid JSON: {getattr(err, 'msg', 'too deep')}.") from err
+    if not isinstance(body, dict):
+        raise Invalid("The body must be a JSON object.")
+    if _depth(body, limit) > limit:
+        raise Invalid(f"The JSON is nested too deeply (at most {limit} levels).")
+    if allowed is not None:
+        for key in body:
+            if key not in allowed:
+                raise Invalid(f"Unknown field '{key}'.", field=str(key)[:64])
+    return body
+
+
+def get_str(body: dict[str, Any], name: str, *, max_len: int = 256, required: bool = True) -> str | None:
+    """A string field, refused when missing (if required), of the wrong type, or too long."""
+    value = body.get(name)
+    if value is None:
+        if required:
+            raise Invalid(f"The field '{name}' is required.", field=name)
+        return None
+    if not isinstance(value, str):
+        raise Invalid(f"The field '{name}' must be a string.", field=name)
+    if len(value) > max_len:
+        raise Invalid(f"The field '{name}' is too long (at most {max_len} characters).", field=name)
+    return value
+
+
+def req_str(body: dict[str, Any], name: str, *, max_len: int = 256) -> str:
+    """A required string field."""
+    value = get_str(body, name, max_len=max_len, required=True)
+    assert value is not None  # noqa: S101 - get_str raised otherwise
+    return value
+
+
+def get_int(body: dict[str, Any], name: str, *, lo: int, hi: int, required: bool = True) -> int | None:
+    """An integer field within [lo, hi]."""
+    value = body.get(name)
+    if value is None:
+        if required:
+            raise Invalid(f"The field '{name}' is required.", field=name)
+        return None
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise Invalid(f"The field '{name}' must be an integer.", field=name)
+    if not lo <= value <= hi:
+        raise Invalid(f"The field '{name}' must be between {lo} and {hi}.", field=name)
+    return value
+
+
+def req_int(body: dict[str, Any], name: str, *, lo: int, hi: int) -> int:
+    """A required integer field within [lo, hi]."""
+    value = get_int(body, name, lo=lo, hi=hi)
+    assert value is not None  # noqa: S101 - get_int raised otherwise
+    return value
+
+
+def req_b64(body: dict[str, Any], name: str, *, size: int | None = None, max_size: int = 4096) -> bytes:
+    """A required base64url (no padding) field decoding to exactly `size` bytes, or at most `max_size`."""
+    text = req_str(body, name, max_len=(max_size * 4) // 3 + 4)
+    try:
+        value = b64d(text)
+    except ValueError as err:
+        raise Invalid(f"The field '{name}' is not valid base64url.", field=name) from err
+    if size is not None and len(value) != size:
+        raise Invalid(f"The field '{name}' must decode to {size} bytes.", field=name)
+    if len(value) > max_size:
+        raise Invalid(f"The field '{name}' is too large.", field=name)
+    return value
+
+
+def req_obj(body: dict[str, Any], name: str, allowed: set[str]) -> dict[str, Any]:
+    """A required nested object with only the allowed keys."""
+    value = body.get(name)
+    if not isinstance(value, dict):
+        raise Invalid(f"The field '{name}' must be an object.", field=name)
+    for key in value:
+        if key not in allowed:
+            raise Invalid(f"Unknown field '{name}.{key}'.", field=f"{name}.{key}"[:64])
+    return value
