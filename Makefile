@@ -6,7 +6,7 @@ export FLASK_APP := wsgi:app
 HOST ?= 127.0.0.1
 PORT ?= 5000
 
-.PHONY: run test install assets translations db demo worker serve lint typecheck clean extract-messages
+.PHONY: run test install browser assets translations db demo worker serve lint typecheck clean extract-messages
 
 $(BIN)/python:
 	$(PY) -m venv $(VENV)
@@ -22,15 +22,22 @@ node_modules/.installed: package.json package-lock.json
 
 install: $(VENV)/.installed node_modules/.installed
 
+# Browser tests use Debian's Chromium (Playwright's own browser download does not work here)
+# and CJK fonts so Japanese pages render in screenshots.
+browser:
+	@if [ ! -x /usr/bin/chromium ] || ! fc-list 2>/dev/null | grep -qi "Noto Sans CJK"; then \
+		apt-get update -q && DEBIAN_FRONTEND=noninteractive apt-get install -y -q chromium fonts-noto-cjk; \
+	fi
+
 assets: node_modules/.installed
 	npm run --silent build
 
 translations: $(VENV)/.installed
-	$(BIN)/pybabel compile --use-fuzzy -q -d reunite/translations 2>/dev/null || $(BIN)/pybabel compile -d reunite/translations
+	$(BIN)/pybabel compile -d reunite/translations
 
-extract-messages: $(VENV)/.installed
-	$(BIN)/pybabel extract -q -F babel.cfg -k _l -k lazy_gettext -o reunite/translations/messages.pot .
-	$(BIN)/pybabel update -q -i reunite/translations/messages.pot -d reunite/translations --no-fuzzy-matching
+extract-messages: $(VENV)/.installed  ## refresh messages.pot and merge new strings into the ja catalogue
+	$(BIN)/pybabel extract -F babel.cfg -k _l -k lazy_gettext --no-location --sort-output -o reunite/translations/messages.pot reunite templates
+	$(BIN)/pybabel update -i reunite/translations/messages.pot -d reunite/translations --no-fuzzy-matching
 
 db: install
 	$(BIN)/flask db upgrade
@@ -46,7 +53,7 @@ run: install assets translations demo serve
 worker: install
 	$(BIN)/celery -A worker.celery_app worker --beat --loglevel=info --concurrency=2
 
-test: install assets translations
+test: install assets translations browser
 	$(BIN)/python -m pytest
 
 lint: install

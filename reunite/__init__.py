@@ -95,6 +95,10 @@ def create_app(config: str | Config | None = None, **overrides: Any) -> Flask:
 
 
 def _select_locale() -> str | None:
+    from flask import has_request_context
+
+    if not has_request_context():
+        return None  # CLI and tasks: the default locale
     languages = ("en", "ja")
     chosen = session.get("lang")
     if chosen in languages:

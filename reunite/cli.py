@@ -95,6 +95,8 @@ def register_cli(app: Flask) -> None:
     def group() -> None:
         """reunite operator commands."""
 
+
+
     @group.command("create-user")
     @click.option("--username", required=True)
     @click.option("--role", type=click.Choice([r.value for r in Role]), required=True)

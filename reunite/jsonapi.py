@@ -6,6 +6,7 @@ import json
 from typing import Any
 
 from flask import current_app, request
+from flask_babel import gettext as _
 
 from reunite.client.protocol import b64d
 from reunite.errors import Invalid
@@ -33,7 +34,7 @@ def json_body(allowed: set[str] | None = None) -> dict[str, Any]:
     :raises Invalid: not JSON, not an object, too deep, or an unknown field.
     """
     if not request.is_json:
-        raise Invalid("Send the request body as JSON (Content-Type: application/json).")
+        raise Invalid(_("Send the request body as JSON (Content-Type: application/json)."))
     raw = request.get_data(cache=True)
     limit = current_app.config["MAX_JSON_DEPTH"]
     # Refuse absurd nesting before the parser recurses into it.
@@ -46,21 +47,21 @@ def json_body(allowed: set[str] | None = None) -> dict[str, Any]:
         elif byte in (0x5D, 0x7D):
             opened -= 1
     if peak > limit * 4:
-        raise Invalid(f"The JSON is nested too deeply (at most {limit} levels).")
+        raise Invalid(_("The JSON is nested too deeply (at most %(limit)s levels).", limit=limit))
     try:
         body = json.loads(raw.decode("utf-8"))
     except UnicodeDecodeError as err:
-        raise Invalid("The body is not valid UTF-8.") from err
+        raise Invalid(_("The body is not valid UTF-8.")) from err
     except (json.JSONDecodeError, RecursionError) as err:
-        raise Invalid(f"The body is not valid JSON: {getattr(err, 'msg', 'too deep')}.") from err
+        raise Invalid(_("The body is not valid JSON: %(problem)s.", problem=getattr(err, "msg", "too deep"))) from err
     if not isinstance(body, dict):
-        raise Invalid("The body must be a JSON object.")
+        raise Invalid(_("The body must be a JSON object."))
     if _depth(body, limit) > limit:
-        raise Invalid(f"The JSON is nested too deeply (at most {limit} levels).")
+        raise Invalid(_("The JSON is nested too deeply (at most %(limit)s levels).", limit=limit))
     if allowed is not None:
         for key in body:
             if key not in allowed:
-                raise Invalid(f"Unknown field '{key}'.", field=str(key)[:64])
+                raise Invalid(_("Unknown field '%(key)s'.", key=key), field=str(key)[:64])
     return body
 
 
@@ -69,12 +70,15 @@ def get_str(body: dict[str, Any], name: str, *, max_len: int = 256, required: bo
     value = body.get(name)
     if value is None:
         if required:
-            raise Invalid(f"The field '{name}' is required.", field=name)
+            raise Invalid(_("The field '%(name)s' is required.", name=name), field=name)
         return None
     if not isinstance(value, str):
-        raise Invalid(f"The field '{name}' must be a string.", field=name)
+        raise Invalid(_("The field '%(name)s' must be a string.", name=name), field=name)
     if len(value) > max_len:
-        raise Invalid(f"The field '{name}' is too long (at most {max_len} characters).", field=name)
+        raise Invalid(
+            _("The field '%(name)s' is too long (at most %(max_len)s characters).", name=name, max_len=max_len),
+            field=name,
+        )
     return value
 
 
@@ -90,12 +94,12 @@ def get_int(body: dict[str, Any], name: str, *, lo: int, hi: int, required: bool
     value = body.get(name)
     if value is None:
         if required:
-            raise Invalid(f"The field '{name}' is required.", field=name)
+            raise Invalid(_("The field '%(name)s' is required.", name=name), field=name)
         return None
     if isinstance(value, bool) or not isinstance(value, int):
-        raise Invalid(f"The field '{name}' must be an integer.", field=name)
+        raise Invalid(_("The field '%(name)s' must be an integer.", name=name), field=name)
     if not lo <= value <= hi:
-        raise Invalid(f"The field '{name}' must be between {lo} and {hi}.", field=name)
+        raise Invalid(_("The field '%(name)s' must be between %(lo)s and %(hi)s.", name=name, lo=lo, hi=hi), field=name)
     return value
 
 
@@ -112,11 +116,11 @@ def req_b64(body: dict[str, Any], name: str, *, size: int | None = None, max_siz
     try:
         value = b64d(text)
     except ValueError as err:
-        raise Invalid(f"The field '{name}' is not valid base64url.", field=name) from err
+        raise Invalid(_("The field '%(name)s' is not valid base64url.", name=name), field=name) from err
     if size is not None and len(value) != size:
-        raise Invalid(f"The field '{name}' must decode to {size} bytes.", field=name)
+        raise Invalid(_("The field '%(name)s' must decode to %(size)s bytes.", name=name, size=size), field=name)
     if len(value) > max_size:
-        raise Invalid(f"The field '{name}' is too large.", field=name)
+        raise Invalid(_("The field '%(name)s' is too large.", name=name), field=name)
     return value
 
 
@@ -124,8 +128,8 @@ def req_obj(body: dict[str, Any], name: str, allowed: set[str]) -> dict[str, Any
     """A required nested object with only the allowed keys."""
     value = body.get(name)
     if not isinstance(value, dict):
-        raise Invalid(f"The field '{name}' must be an object.", field=name)
+        raise Invalid(_("The field '%(name)s' must be an object.", name=name), field=name)
     for key in value:
         if key not in allowed:
-            raise Invalid(f"Unknown field '{name}.{key}'.", field=f"{name}.{key}"[:64])
+            raise Invalid(_("Unknown field '%(name)s'.", name=f"{name}.{key}"), field=f"{name}.{key}"[:64])
     return value

@@ -7,6 +7,7 @@ from functools import wraps
 from typing import Any, TypeVar, cast
 
 from flask import redirect, request, session, url_for
+from flask_babel import gettext as _
 from flask_login import current_user
 
 from reunite.auth.models import Role, User
@@ -26,14 +27,14 @@ def _guard(roles: tuple[Role, ...], *, need_totp: bool) -> Callable[[F], F]:
         def wrapped(*args: Any, **kwargs: Any) -> Any:
             if not current_user.is_authenticated:
                 if wants_json(request):
-                    raise Unauthorized("Log in first.")
+                    raise Unauthorized(_("Log in first."))
                 return redirect(url_for("auth.login_page", next=request.path))
             user = cast(User, current_user)
             if roles and user.role not in roles:
-                raise Forbidden("You do not have access to this page.")
+                raise Forbidden(_("You do not have access to this page."))
             if need_totp and user.is_staff and not (user.has_totp and staff_session_ok()):
                 if wants_json(request):
-                    raise Forbidden("Complete two-factor verification (TOTP) first.")
+                    raise Forbidden(_("Complete two-factor verification (TOTP) first."))
                 target = "auth.totp_verify" if user.has_totp else "auth.totp_setup"
                 return redirect(url_for(target, next=request.path))
             return view(*args, **kwargs)

@@ -6,6 +6,7 @@ from typing import Any
 
 from flask import current_app, jsonify, request, session
 from flask.typing import ResponseReturnValue
+from flask_babel import gettext as _
 from flask_login import login_user, logout_user
 from flask_wtf.csrf import generate_csrf
 from sqlalchemy import select
@@ -29,13 +30,12 @@ BUNDLE_FIELDS = {"nonce", "ciphertext"}
 
 def _bundle(body: dict[str, Any], name: str) -> services.SealedBundle:
     obj = req_obj(body, name, BUNDLE_FIELDS)
-    try:
-        nonce = req_b64(obj, "nonce", size=NONCE)
-        ct = req_b64(obj, "ciphertext", max_size=MAX_CT)
-    except Invalid as err:
-        raise Invalid(err.message.replace("'", f"'{name}.", 1), field=f"{name}.{err.field}") from err
+    # Qualified names, so an error says "bundle.nonce" rather than "nonce".
+    qualified = {f"{name}.{key}": value for key, value in obj.items()}
+    nonce = req_b64(qualified, f"{name}.nonce", size=NONCE)
+    ct = req_b64(qualified, f"{name}.ciphertext", max_size=MAX_CT)
     if len(ct) < 17:
-        raise Invalid(f"The field '{name}.ciphertext' is too short.", field=f"{name}.ciphertext")
+        raise Invalid(_("The field '%(name)s' is too short.", name=f"{name}.ciphertext"), field=f"{name}.ciphertext")
     return services.SealedBundle(nonce, ct)
 
 
@@ -138,7 +138,7 @@ def api_register() -> ResponseReturnValue:
     body = json_body({"username", "role", "locale", "birth_year", "birth_month"} | CRED_FIELDS | KEY_FIELDS)
     role_text = req_str(body, "role", max_len=16)
     if role_text not in (Role.CHILD.value, Role.PARENT.value):
-        raise Invalid("The role must be 'child' or 'parent'.", field="role")
+        raise Invalid(_("The role must be 'child' or 'parent'."), field="role")
     reg = services.Registration(
         username=req_str(body, "username", max_len=services.USERNAME_MAX * 4),
         role=Role(role_text),
@@ -293,7 +293,7 @@ def key_directory(public_id: str) -> ResponseReturnValue:
     me_ = current()
     user = db.session.scalars(select(User).where(User.public_id == public_id)).first()
     if user is None or (user.id != me_.id and not me_.is_staff):
-        raise NotFound("No such account.")
+        raise NotFound(_("No such account."))
     data: dict[str, Any] = {
         "id": user.public_id,
         "username": user.username,
@@ -314,7 +314,7 @@ def keylog_view() -> ResponseReturnValue:
     """Key log entries after `after` (at most 500) and the latest signed checkpoint."""
     after = request.args.get("after", "0")
     if not after.isdigit():
-        raise Invalid("The parameter 'after' must be a whole number.", field="after")
+        raise Invalid(_("The parameter 'after' must be a whole number."), field="after")
     rows = db.session.scalars(
         select(KeyLogEntry).where(KeyLogEntry.seq > int(after)).order_by(KeyLogEntry.seq).limit(500)
     )

@@ -7,7 +7,6 @@ from urllib.parse import urlsplit
 import segno
 from flask import redirect, render_template, request, session, url_for
 from flask.typing import ResponseReturnValue
-from flask_babel import gettext as _
 from flask_login import logout_user
 
 from reunite.auth import bp, services
@@ -92,7 +91,7 @@ def totp_setup() -> ResponseReturnValue:
         try:
             services.confirm_totp(user, form.code.data or "")
         except Invalid as err:
-            error = _(err.message)
+            error = err.message
         else:
             db.session.commit()
             session["totp_ok"] = True
@@ -116,7 +115,7 @@ def totp_verify() -> ResponseReturnValue:
         try:
             services.verify_totp(user, form.code.data or "")
         except Invalid as err:
-            error = _(err.message)
+            error = err.message
         else:
             db.session.commit()
             session["totp_ok"] = True

@@ -17,6 +17,7 @@ import pyotp
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError, VerifyMismatchError
 from flask import current_app
+from flask_babel import gettext as _
 from nacl.exceptions import CryptoError
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
@@ -32,7 +33,6 @@ from reunite.types import utcnow
 _hasher = PasswordHasher()
 # Verified against when the username is unknown, so both paths cost the same.
 _DUMMY_HASH = _hasher.hash(secrets.token_bytes(32))
-BAD_LOGIN = "Wrong username or password."
 RESET_VALID_FOR = timedelta(hours=72)
 MAX_BUNDLE = 4096
 USERNAME_MAX = 64
@@ -42,11 +42,11 @@ def normalise_username(raw: str) -> tuple[str, str]:
     """Return (username in NFC, uniqueness key) or raise Invalid naming the field."""
     name = unicodedata.normalize("NFC", raw.strip())
     if not 3 <= len(name) <= USERNAME_MAX:
-        raise Invalid(f"A username has 3 to {USERNAME_MAX} characters.", field="username")
+        raise Invalid(_("A username has 3 to %(max)s characters.", max=USERNAME_MAX), field="username")
     for ch in name:
         cat = unicodedata.category(ch)
         if cat[0] in ("C", "Z") or ch in "@/\\:":
-            raise Invalid("A username may not contain spaces, control characters or @ / \\ :.", field="username")
+            raise Invalid(_("A username may not contain spaces, control characters or @ / \\ :."), field="username")
     return name, unicodedata.normalize("NFKC", name).casefold()
 
 
@@ -113,17 +113,17 @@ class Registration:
 
 def _check_keys(username: str, keys: KeyMaterial, expected_epoch: int) -> None:
     if keys.epoch != expected_epoch:
-        raise Invalid(f"The key epoch must be {expected_epoch}.", field="epoch")
+        raise Invalid(_("The key epoch must be %(epoch)s.", epoch=expected_epoch), field="epoch")
     if not p.verify_enc_cert(keys.identity_pk, username, keys.enc_pk, keys.epoch, keys.enc_cert):
-        raise Invalid("The enc_cert signature does not verify for this username and keys.", field="enc_cert")
+        raise Invalid(_("The enc_cert signature does not verify for this username and keys."), field="enc_cert")
     if len(keys.recovery_bundle.ciphertext) > MAX_BUNDLE:
-        raise Invalid("The recovery bundle is too large.", field="recovery_bundle")
+        raise Invalid(_("The recovery bundle is too large."), field="recovery_bundle")
 
 
 def _check_credentials(creds: Credentials) -> None:
     check_kdf(creds.ops, creds.mem)
     if len(creds.bundle.ciphertext) > MAX_BUNDLE:
-        raise Invalid("The key bundle is too large.", field="bundle")
+        raise Invalid(_("The key bundle is too large."), field="bundle")
 
 
 def _apply_credentials(user: User, creds: Credentials) -> None:
@@ -149,11 +149,11 @@ def _apply_keys(user: User, keys: KeyMaterial) -> None:
 def validate_birth(role: Role, year: int | None, month: int | None, today: date) -> None:
     """Children give at least their birth year; it decides whether their messages are pre-moderated."""
     if role == Role.CHILD and year is None:
-        raise Invalid("Children give their year of birth.", field="birth_year")
+        raise Invalid(_("Children give their year of birth."), field="birth_year")
     if year is not None and not today.year - 120 <= year <= today.year:
-        raise Invalid("The year of birth is not plausible.", field="birth_year")
+        raise Invalid(_("The year of birth is not plausible."), field="birth_year")
     if month is not None and not 1 <= month <= 12:
-        raise Invalid("The month of birth must be 1 to 12.", field="birth_month")
+        raise Invalid(_("The month of birth must be 1 to 12."), field="birth_month")
 
 
 def register(reg: Registration, *, self_service: bool = True) -> User:
@@ -164,16 +164,16 @@ def register(reg: Registration, *, self_service: bool = True) -> User:
     """
     username, key = normalise_username(reg.username)
     if username != reg.username:
-        raise Invalid("Send the username in NFC form without surrounding spaces.", field="username")
+        raise Invalid(_("Send the username in NFC form without surrounding spaces."), field="username")
     if self_service and reg.role not in (Role.CHILD, Role.PARENT):
-        raise Forbidden("Only children and parents can register themselves.")
+        raise Forbidden(_("Only children and parents can register themselves."))
     if reg.locale not in current_app.config["LANGUAGES"]:
-        raise Invalid("Unknown language.", field="locale")
+        raise Invalid(_("Unknown language."), field="locale")
     validate_birth(reg.role, reg.birth_year, reg.birth_month, datetime.now(UTC).date())
     _check_credentials(reg.credentials)
     _check_keys(username, reg.keys, 1)
     if db.session.scalars(select(User.id).where(User.username_key == key)).first() is not None:
-        raise Conflict("This username is taken. Choose another.", field="username")
+        raise Conflict(_("This username is taken. Choose another."), field="username")
     user = User(
         public_id="u-" + secrets.token_hex(8),
         username=username,
@@ -191,7 +191,7 @@ def register(reg: Registration, *, self_service: bool = True) -> User:
         db.session.flush()
     except IntegrityError as err:
         db.session.rollback()
-        raise Conflict("This username is taken. Choose another.", field="username") from err
+        raise Conflict(_("This username is taken. Choose another."), field="username") from err
     keylog.append(user, "register")
     return user
 
@@ -232,7 +232,7 @@ def authenticate(username: str, auth_key: bytes) -> User:
     user = find_user(username)
     ok = _verify_hash(user.auth_hash if user else None, auth_key)
     if user is None or not ok:
-        raise Unauthorized(BAD_LOGIN)
+        raise Unauthorized(_("Wrong username or password."))
     if _hasher.check_needs_rehash(user.auth_hash):
         user.auth_hash = _hasher.hash(auth_key)
     return user
@@ -241,7 +241,7 @@ def authenticate(username: str, auth_key: bytes) -> User:
 def change_password(user: User, old_auth_key: bytes, creds: Credentials) -> None:
     """Replace salt, auth key and sealed bundle in one step after proving the old auth key."""
     if not _verify_hash(user.auth_hash, old_auth_key):
-        raise Unauthorized("The current password is wrong.")
+        raise Unauthorized(_("The current password is wrong."))
     _check_credentials(creds)
     _apply_credentials(user, creds)
     user.session_nonce = secrets.token_hex(8)
@@ -251,7 +251,7 @@ def _recovering_user(username: str, recovery_auth: bytes) -> User:
     user = find_user(username)
     ok = _verify_hash(user.recovery_hash if user else None, recovery_auth)
     if user is None or not ok:
-        raise Unauthorized("Wrong username or recovery key.")
+        raise Unauthorized(_("Wrong username or recovery key."))
     return user
 
 
@@ -275,10 +275,10 @@ def issue_reset(admin: User, target_public_id: str) -> str:
     :returns: the code, shown once to the admin and handed to the person out of band.
     """
     if admin.role != Role.ADMIN:
-        raise Forbidden("Only administrators can reset accounts.")
+        raise Forbidden(_("Only administrators can reset accounts."))
     user = db.session.scalars(select(User).where(User.public_id == target_public_id)).first()
     if user is None:
-        raise NotFound("No such account.")
+        raise NotFound(_("No such account."))
     raw = base64.b32encode(secrets.token_bytes(15)).decode()
     code = "-".join(raw[i : i + 4] for i in range(0, len(raw), 4))
     user.reset_hash = _hasher.hash(code.encode())
@@ -290,7 +290,7 @@ def _resetting_user(username: str, code: str) -> User:
     user = find_user(username)
     ok = _verify_hash(user.reset_hash if user else None, code.strip().upper().encode())
     if user is None or not ok or user.reset_expires_at is None or user.reset_expires_at < utcnow():
-        raise Unauthorized("Wrong username or reset code, or the code has expired.")
+        raise Unauthorized(_("Wrong username or reset code, or the code has expired."))
     return user
 
 
@@ -332,9 +332,9 @@ def totp_secret(user: User) -> str | None:
 def begin_totp(user: User) -> str:
     """Create (or return the pending) TOTP secret for a staff account that has not confirmed one."""
     if not user.is_staff:
-        raise Forbidden("Only moderators and administrators use TOTP.")
+        raise Forbidden(_("Only moderators and administrators use TOTP."))
     if user.has_totp:
-        raise Conflict("TOTP is already set up.")
+        raise Conflict(_("TOTP is already set up."))
     secret = totp_secret(user)
     if secret is None:
         secret = pyotp.random_base32()
@@ -369,9 +369,9 @@ def confirm_totp(user: User, code: str) -> None:
     """Confirm setup with a first code from the authenticator app."""
     secret = totp_secret(user)
     if secret is None:
-        raise Invalid("Start TOTP setup first.", field="code")
+        raise Invalid(_("Start TOTP setup first."), field="code")
     if not _check_code(user, secret, code):
-        raise Invalid("That code is not right. Check the time on your phone and try the next code.", field="code")
+        raise Invalid(_("That code is not right. Check the time on your phone and try the next code."), field="code")
     user.totp_confirmed_at = utcnow()
 
 
@@ -379,15 +379,15 @@ def verify_totp(user: User, code: str) -> None:
     """Check a login code for an account with confirmed TOTP."""
     secret = totp_secret(user)
     if secret is None or not user.has_totp:
-        raise Invalid("TOTP is not set up.", field="code")
+        raise Invalid(_("TOTP is not set up."), field="code")
     if not _check_code(user, secret, code):
-        raise Invalid("That code is not right. Try the next code from your app.", field="code")
+        raise Invalid(_("That code is not right. Try the next code from your app."), field="code")
 
 
 def certify_moderator(user: User, org_seed: bytes, expires_ms: int) -> bytes:
     """Sign the moderator's identity key with the organisation key and store the certificate."""
     if user.role not in (Role.MODERATOR, Role.ADMIN):
-        raise Invalid("Only moderators can be certified.", field="username")
+        raise Invalid(_("Only moderators can be certified."), field="username")
     sig = p.make_modcert(org_seed, user.public_id, user.identity_pk, expires_ms)
     user.modcert_sig = sig
     user.modcert_expires_ms = expires_ms
