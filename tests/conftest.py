@@ -264,3 +264,13 @@ def live_server(pg_url: str, redis_url: str, tmp_path_factory: pytest.TempPathFa
     finally:
         proc.terminate()
         proc.wait(timeout=10)
+
+
+@pytest.fixture
+def fresh_limits(redis_url: str) -> None:
+    """Start a live-server test with empty rate-limit counters (the limiter keeps them in Redis)."""
+    import redis
+
+    client = redis.Redis.from_url(redis_url)
+    client.flushdb()
+    client.close()

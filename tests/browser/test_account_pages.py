@@ -7,7 +7,7 @@ from typing import Any
 
 import pytest
 
-pytestmark = pytest.mark.services
+pytestmark = [pytest.mark.services, pytest.mark.usefixtures("fresh_limits")]
 
 
 def _register(page: Any, url: str, username: str, password: str, role: str, shots: Path, tag: str) -> str:
