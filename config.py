@@ -35,6 +35,8 @@ class Config:
     CELERY_RESULT_BACKEND = _env("CELERY_RESULT_BACKEND")
     RATELIMIT_STORAGE_URI = _env("RATELIMIT_STORAGE_URI", _env("REDIS_URL", "memory://"))
     RATELIMIT_HEADERS_ENABLED = True
+    SWEEP_INTERVAL_S = float(_env("SWEEP_INTERVAL_S", "300") or 300)
+    MAIL_SWEEP_INTERVAL_S = float(_env("MAIL_SWEEP_INTERVAL_S", "60") or 60)
     MAIL_URL = _env("MAIL_URL")
     MAIL_FROM = _env("MAIL_FROM", "reunite@localhost")
     ORG_PUBLIC_KEY = _env("ORG_PUBLIC_KEY")
@@ -56,6 +58,9 @@ class Config:
     BABEL_DEFAULT_LOCALE = "en"
     BABEL_TRANSLATION_DIRECTORIES = str(BASE_DIR / "reunite" / "translations")
 
+    # Server-side argon2id over auth keys and recovery hashes (argon2-cffi's defaults).
+    AUTH_HASH_TIME_COST = 3
+    AUTH_HASH_MEMORY_KIB = 65536
     # KDF parameters offered to new accounts (libsodium INTERACTIVE limits).
     KDF_OPS = 2
     KDF_MEM = 64 * 1024 * 1024
@@ -107,7 +112,9 @@ class TestingConfig(Config):
     SERVER_FRANK_KEY = "test-server-frank-key"  # noqa: S105 - test only
     KDF_OPS = 1
     KDF_MEM = 8 * 1024 * 1024
-    MAIL_URL = None
+    AUTH_HASH_TIME_COST = 1
+    AUTH_HASH_MEMORY_KIB = 8192
+    MAIL_URL = _env("TEST_MAIL_URL")
 
 
 class ProductionConfig(Config):

@@ -71,13 +71,23 @@ def create_app(config: str | Config | None = None, **overrides: Any) -> Flask:
 
     from reunite.admin import bp as admin_bp
     from reunite.auth import bp as auth_bp
+    from reunite.claims import bp as claims_bp
     from reunite.main import bp as main_bp
-    from reunite.moderator import bp as moderator_bp
+    from reunite.moderation import bp as moderation_bp
 
     app.register_blueprint(main_bp)
     app.register_blueprint(auth_bp)
-    app.register_blueprint(moderator_bp)
+    app.register_blueprint(moderation_bp)
+    from reunite.mailbox import bp as mailbox_bp
+
+    app.register_blueprint(mailbox_bp)
     app.register_blueprint(admin_bp)
+    app.register_blueprint(claims_bp)
+    from reunite.audit import bp as audit_bp
+    from reunite.notifications import bp as notifications_bp
+
+    app.register_blueprint(audit_bp)
+    app.register_blueprint(notifications_bp)
 
     from reunite.errors import register_error_handlers
     from reunite.security import register_security
@@ -86,7 +96,10 @@ def create_app(config: str | Config | None = None, **overrides: Any) -> Flask:
     register_error_handlers(app)
     register_security(app)
     celery_init_app(app)
-
+    # Importing the task modules registers their tasks with Celery.
+    import reunite.claims.tasks  # noqa: F401
+    import reunite.notifications.tasks  # noqa: F401
+    import reunite.proposals.tasks  # noqa: F401
     from reunite.cli import register_cli
 
     register_cli(app)
@@ -142,4 +155,5 @@ def _register_template_helpers(app: Flask) -> None:
             "current_locale": str(get_locale()),
             "post_form": PostForm,
             "today": datetime.now(UTC).date(),
+            "now": datetime.now(UTC),
         }

@@ -12,6 +12,7 @@ import click
 from flask import Flask, current_app
 from sqlalchemy import func, select
 
+from reunite.audit import services as audit
 from reunite.auth import keylog, services
 from reunite.auth.models import Role, User
 from reunite.client import account
@@ -95,7 +96,21 @@ def register_cli(app: Flask) -> None:
     def group() -> None:
         """reunite operator commands."""
 
+    from reunite.claims.cli import register_claims_cli
 
+    register_claims_cli(group)
+
+    from reunite.proposals.cli import register_proposals_cli
+
+    register_proposals_cli(group)
+
+    from reunite.audit.cli import register_audit_cli
+
+    register_audit_cli(group)
+
+    from reunite.mailbox.cli import register_mailbox_cli
+
+    register_mailbox_cli(group)
 
     @group.command("create-user")
     @click.option("--username", required=True)
@@ -169,6 +184,7 @@ def register_cli(app: Flask) -> None:
             services.certify_moderator(user, _read_org_seed(org_key_path), expires_ms)
         except ReuniteError as err:
             raise click.ClickException(err.message) from err
+        audit.record(None, "moderator.certify", "user", user.public_id, details={"expires_ms": expires_ms})
         db.session.commit()
         click.echo(f"certified {user.username} until {time.strftime('%Y-%m-%d', time.gmtime(expires_ms / 1000))}")
 

@@ -34,6 +34,16 @@ def celery_init_app(app: Flask) -> Celery:
         broker_connection_retry_on_startup=True,
         timezone="UTC",
         enable_utc=True,
+        beat_schedule={
+            "sweep-unmatched-claims": {
+                "task": "reunite.proposals.sweep_unmatched",
+                "schedule": float(app.config.get("SWEEP_INTERVAL_S", 300)),
+            },
+            "send-pending-mail": {
+                "task": "reunite.notifications.send_pending_mail",
+                "schedule": float(app.config.get("MAIL_SWEEP_INTERVAL_S", 60)),
+            },
+        },
     )
     celery_app.set_default()
     app.extensions["celery"] = celery_app

@@ -43,8 +43,11 @@ class IsolatedClient(FlaskClient):
 @pytest.fixture
 def app() -> Iterator[Flask]:
     """A fresh app on an in-memory SQLite database."""
+    from reunite.proposals.services import reset_index
+
     application = create_app("testing")
     application.test_client_class = IsolatedClient
+    reset_index()  # each test has its own database, so no index may carry over
     with application.app_context():
         db.create_all()
         yield application
@@ -234,19 +237,29 @@ class LiveServer:
     log: Path
 
 
-@pytest.fixture(scope="session")
-def live_server(pg_url: str, redis_url: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveServer]:
-    """gunicorn serving the app on a fresh PostgreSQL database (migrated with `flask db upgrade`)."""
+def service_env(pg_url: str, **extra: str) -> dict[str, str]:
+    """Environment for a server or worker process of the app in the testing configuration."""
     env = dict(os.environ)
-    env.update(
-        REUNITE_CONFIG="testing",
-        TEST_DATABASE_URL=pg_url,
-        TEST_RATELIMIT_STORAGE_URI=redis_url,
-        FLASK_APP="wsgi:app",
-    )
-    env.pop("TEST_BROKER_URL", None)
+    env.update(REUNITE_CONFIG="testing", TEST_DATABASE_URL=pg_url, FLASK_APP="wsgi:app", **extra)
+    for name in ("TEST_BROKER_URL", "TEST_RATELIMIT_STORAGE_URI"):
+        if name not in extra:
+            env.pop(name, None)
+    return env
+
+
+@pytest.fixture(scope="session")
+def pg_migrated(pg_url: str) -> str:
+    """The session's PostgreSQL database with the schema built by `flask db upgrade`."""
+    flask = Path(sys.executable).parent / "flask"
+    subprocess.run([str(flask), "db", "upgrade"], cwd=ROOT, env=service_env(pg_url), check=True, capture_output=True)
+    return pg_url
+
+
+@pytest.fixture(scope="session")
+def live_server(pg_migrated: str, redis_url: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveServer]:
+    """gunicorn serving the app on a fresh PostgreSQL database (migrated with `flask db upgrade`)."""
+    env = service_env(pg_migrated, TEST_RATELIMIT_STORAGE_URI=redis_url)
     bindir = Path(sys.executable).parent
-    subprocess.run([str(bindir / "flask"), "db", "upgrade"], cwd=ROOT, env=env, check=True, capture_output=True)
     port = free_port()
     log = tmp_path_factory.mktemp("live") / "gunicorn.log"
     with log.open("wb") as fh:

@@ -7,6 +7,7 @@ from flask.typing import ResponseReturnValue
 from sqlalchemy import select
 
 from reunite.admin import bp
+from reunite.audit import services as audit
 from reunite.auth import services
 from reunite.auth.access import current, staff_required
 from reunite.auth.forms import PostForm
@@ -30,6 +31,7 @@ def reset(public_id: str) -> ResponseReturnValue:
     if not form.validate_on_submit():
         return render_template("admin/users.html", users=[], form=form), 400
     code = services.issue_reset(current(), public_id)
+    audit.record(current(), "account.reset", "user", public_id)
     db.session.commit()
     target = db.session.scalars(select(User).where(User.public_id == public_id)).one()
     return render_template("admin/reset_code.html", target=target, code=code)

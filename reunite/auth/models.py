@@ -37,6 +37,8 @@ class User(UserMixin, db.Model):  # type: ignore[name-defined,misc]
     locale: Mapped[str] = mapped_column(String(8), default="en")
     birth_year: Mapped[int | None] = mapped_column(Integer)
     birth_month: Mapped[int | None] = mapped_column(Integer)
+    # Optional address for notification mail; shown only to its owner, never in logs or repr.
+    email: Mapped[str | None] = mapped_column(String(254))
 
     kdf_salt: Mapped[bytes] = mapped_column(LargeBinary(16))
     kdf_ops: Mapped[int] = mapped_column(Integer)

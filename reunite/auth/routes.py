@@ -82,7 +82,7 @@ def totp_setup() -> ResponseReturnValue:
     """Staff set up TOTP: QR code and secret, confirmed with a first code."""
     user = current()
     if user.has_totp:
-        return redirect(url_for("auth.totp_verify", next=safe_next(url_for("moderator.index"))))
+        return redirect(url_for("auth.totp_verify", next=safe_next(url_for("moderation.index"))))
     secret = services.begin_totp(user)
     db.session.commit()
     form = TotpForm()
@@ -95,7 +95,7 @@ def totp_setup() -> ResponseReturnValue:
         else:
             db.session.commit()
             session["totp_ok"] = True
-            return redirect(safe_next(url_for("moderator.index")))
+            return redirect(safe_next(url_for("moderation.index")))
     uri = services.provisioning_uri(user, secret)
     qr_svg = segno.make(uri, error="m").svg_data_uri(scale=5, border=2)
     return render_template("auth/totp_setup.html", form=form, secret=secret, qr=qr_svg, error=error)
@@ -108,7 +108,7 @@ def totp_verify() -> ResponseReturnValue:
     """Staff enter a TOTP code once per session before any staff page opens."""
     user = current()
     if not user.has_totp:
-        return redirect(url_for("auth.totp_setup", next=safe_next(url_for("moderator.index"))))
+        return redirect(url_for("auth.totp_setup", next=safe_next(url_for("moderation.index"))))
     form = TotpForm()
     error = None
     if form.validate_on_submit():
@@ -119,5 +119,5 @@ def totp_verify() -> ResponseReturnValue:
         else:
             db.session.commit()
             session["totp_ok"] = True
-            return redirect(safe_next(url_for("moderator.index")))
+            return redirect(safe_next(url_for("moderation.index")))
     return render_template("auth/totp_verify.html", form=form, error=error)

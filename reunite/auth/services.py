@@ -30,9 +30,36 @@ from reunite.extensions import db
 from reunite.keys import fake_salt, totp_box
 from reunite.types import utcnow
 
-_hasher = PasswordHasher()
-# Verified against when the username is unknown, so both paths cost the same.
-_DUMMY_HASH = _hasher.hash(secrets.token_bytes(32))
+_hashers: dict[tuple[int, int], tuple[PasswordHasher, str]] = {}
+
+
+def _hasher_and_dummy() -> tuple[PasswordHasher, str]:
+    """The server-side argon2id hasher (parameters from config) and a dummy hash made with it.
+
+    The dummy hash is verified against when the username is unknown, so both paths cost the same.
+    """
+    cfg = current_app.config
+    key = (int(cfg.get("AUTH_HASH_TIME_COST", 3)), int(cfg.get("AUTH_HASH_MEMORY_KIB", 65536)))
+    if key not in _hashers:
+        hasher = PasswordHasher(time_cost=key[0], memory_cost=key[1])
+        _hashers[key] = (hasher, hasher.hash(secrets.token_bytes(32)))
+    return _hashers[key]
+
+
+class _Hasher:
+    """Module-level handle that always uses the current app's parameters."""
+
+    def hash(self, secret: bytes) -> str:
+        return _hasher_and_dummy()[0].hash(secret)
+
+    def verify(self, stored: str, secret: bytes) -> bool:
+        return _hasher_and_dummy()[0].verify(stored, secret)
+
+    def check_needs_rehash(self, stored: str) -> bool:
+        return _hasher_and_dummy()[0].check_needs_rehash(stored)
+
+
+_hasher = _Hasher()
 RESET_VALID_FOR = timedelta(hours=72)
 MAX_BUNDLE = 4096
 USERNAME_MAX = 64
@@ -219,7 +246,7 @@ def prelogin(username: str) -> Prelogin:
 
 def _verify_hash(stored: str | None, secret: bytes) -> bool:
     try:
-        return _hasher.verify(stored or _DUMMY_HASH, secret)
+        return _hasher.verify(stored or _hasher_and_dummy()[1], secret)
     except (VerifyMismatchError, VerificationError, InvalidHashError):
         return False
 
@@ -313,6 +340,9 @@ def complete_reset(username: str, code: str, creds: Credentials, keys: KeyMateri
     user.modcert_sig = None
     user.modcert_expires_ms = None
     keylog.append(user, "reset")
+    from reunite.mailbox.services import keys_changed  # late: the mailbox imports this module's models
+
+    keys_changed(user)
     return user
 
 

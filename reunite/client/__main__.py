@@ -1,8 +1,10 @@
-"""Command line: `python -m reunite.client register|login|whoami|change-password|recover`.
+"""Command line: `python -m reunite.client register|login|whoami|...|conversations|read|send|report|export`.
 
 Each command runs in one process: it logs in (asking for the password), does its work, and
 forgets the keys when it exits. Passwords are read without echo (or from REUNITE_PASSWORD /
-REUNITE_NEW_PASSWORD for scripts).
+REUNITE_NEW_PASSWORD for scripts). Mailbox commands pin partners' identity keys in
+$REUNITE_PINS (default ~/.config/reunite/pins.json) and warn loudly when one changes;
+`verify-export` runs offline.
 """
 
 from __future__ import annotations
@@ -13,7 +15,8 @@ import json
 import os
 import sys
 
-from reunite.client.api import ApiError, Client
+from reunite.client import mailbox_cli
+from reunite.client.api import ApiError, Client, RosterError
 from reunite.client.protocol import ProtocolError
 
 
@@ -48,7 +51,10 @@ def main(argv: list[str] | None = None) -> int:
     rst = sub.add_parser("reset", help="finish an administrator's reset with the one-time code")
     rst.add_argument("username")
     rst.add_argument("--code", required=True)
+    mailbox_cli.add_commands(sub)
     args = parser.parse_args(argv)
+    if args.command == "verify-export":
+        return mailbox_cli.verify_export(args)
     client = Client(args.server)
     try:
         if args.command == "register":
@@ -77,6 +83,8 @@ def main(argv: list[str] | None = None) -> int:
             session = client.login(args.username, _password("REUNITE_PASSWORD", "Password: "))
             if args.totp:
                 client.totp(args.totp)
+            if args.command in mailbox_cli.COMMANDS:
+                return mailbox_cli.run(args, client, session)
             if args.command == "login":
                 print(json.dumps({"logged_in": session.user["id"], "epoch": session.keys.epoch}))
             elif args.command == "whoami":
@@ -90,6 +98,9 @@ def main(argv: list[str] | None = None) -> int:
         return 1
     except ProtocolError as err:
         print(f"could not open the keys: {err}", file=sys.stderr)
+        return 1
+    except RosterError as err:
+        print(f"refusing to send: {err}", file=sys.stderr)
         return 1
     except OSError as err:
         print(f"cannot reach {args.server}: {err}", file=sys.stderr)

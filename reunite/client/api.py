@@ -1,7 +1,8 @@
-"""HTTP client for the reunite JSON API: registration, login, password change, recovery, reset."""
+"""HTTP client for the reunite JSON API: accounts (register, login, recovery, reset) and the mailbox."""
 
 from __future__ import annotations
 
+import time
 import unicodedata
 from dataclasses import dataclass, field
 from typing import Any
@@ -54,6 +55,16 @@ class Client:
         """GET a JSON resource."""
         resp = self.http.get(self._url(path), params=params or None, timeout=self.timeout)
         return self._answer(resp)
+
+    def get_list(self, path: str, **params: Any) -> list[dict[str, Any]]:
+        """GET a JSON array."""
+        resp = self.http.get(self._url(path), params=params or None, timeout=self.timeout)
+        if resp.status_code >= 400:
+            self._answer(resp)
+        data = resp.json()
+        if not isinstance(data, list):
+            raise ApiError(resp.status_code, {"error": "bad_response", "message": "not a JSON array"})
+        return data
 
     def post(self, path: str, body: dict[str, Any]) -> dict[str, Any]:
         """POST JSON with the CSRF header."""
@@ -169,3 +180,192 @@ class Client:
         body |= new.fields
         data = self.post("/api/v1/auth/reset", body)
         return Session(user=data["user"], keys=keys), p.format_recovery_key(new.recovery_key)
+
+
+# --- mailbox ----------------------------------------------------------------------------------
+
+
+class RosterError(Exception):
+    """The roster fails a check the sender must make before encrypting (spec: refuse to send)."""
+
+
+def _roster_members(conv: dict[str, Any]) -> list[p.RosterMember]:
+    return [p.RosterMember(r["user_id"], p.b64d(r["enc_pk"]), int(r["epoch"])) for r in conv["roster"]]
+
+
+def check_roster(conv: dict[str, Any], org_pk: bytes | None, now_ms: int | None = None) -> list[p.RosterMember]:
+    """Check every member's enc_cert, every moderator's certificate and that one is present.
+
+    :returns: the roster as the protocol functions take it.
+    :raises RosterError: naming the first failed check.
+    """
+    now = int(time.time() * 1000) if now_ms is None else now_ms
+    moderators = 0
+    for r in conv["roster"]:
+        identity_pk, enc_pk = p.b64d(r["identity_pk"]), p.b64d(r["enc_pk"])
+        if not p.verify_enc_cert(identity_pk, r.get("username", ""), enc_pk, int(r["epoch"]), p.b64d(r["enc_cert"])):
+            raise RosterError(f"the encryption key of {r['user_id']} is not signed by its identity key")
+        if r["role"] == "moderator":
+            cert = r.get("modcert")
+            if org_pk is None or not cert:
+                raise RosterError(f"moderator {r['user_id']} has no certificate")
+            if not p.verify_modcert(
+                org_pk, r["user_id"], identity_pk, int(cert["expires_ms"]), p.b64d(cert["sig"]), now
+            ):
+                raise RosterError(f"moderator {r['user_id']} has no valid, unexpired certificate")
+            moderators += 1
+    if moderators == 0:
+        raise RosterError("the conversation has no moderator")
+    return _roster_members(conv)
+
+
+@dataclass(frozen=True)
+class Opened:
+    """One chain item after the receiving checks: the message, or why it failed (never its text)."""
+
+    item: dict[str, Any]
+    message: p.OpenedMessage | None
+    problem: str | None = None
+    key: bytes | None = field(default=None, repr=False)
+
+
+class Mailbox:
+    """The mailbox protocol on top of a logged-in :class:`Client` (all cryptography happens here)."""
+
+    def __init__(self, client: Client, session: Session, *, org_pk: bytes | None = None) -> None:
+        self.client = client
+        self.session = session
+        self._org_pk = org_pk
+        self._server_pk: bytes | None = None
+
+    @property
+    def me(self) -> str:
+        """My user id."""
+        return str(self.session.user["id"])
+
+    def server_keys(self) -> tuple[bytes, bytes | None]:
+        """(server_sign_pk, org_pk); an org key given to the constructor wins over the server's."""
+        if self._server_pk is None:
+            data = self.client.get("/api/v1/server-keys")
+            self._server_pk = p.b64d(data["server_sign_pk"])
+            if self._org_pk is None and data.get("org_pk"):
+                self._org_pk = p.b64d(data["org_pk"])
+        return self._server_pk, self._org_pk
+
+    def conversations(self) -> list[dict[str, Any]]:
+        """My conversations."""
+        return self.client.get_list("/api/v1/conversations")
+
+    def conversation(self, cid: str) -> dict[str, Any]:
+        """A conversation with its roster."""
+        return self.client.get(f"/api/v1/conversations/{cid}")
+
+    def items(self, cid: str, after: int = 0, page: int = 200) -> list[dict[str, Any]]:
+        """Every chain item after ``after`` I may see, following the pages."""
+        out: list[dict[str, Any]] = []
+        while True:
+            data = self.client.get(f"/api/v1/conversations/{cid}/messages", after=after, limit=page)
+            out += data["items"]
+            after = int(data["next_after"])
+            if not data.get("more"):
+                return out
+
+    def send(self, cid: str, text: str, *, sent_at: str | None = None) -> tuple[p.SentMessage, dict[str, Any]]:
+        """Check the roster, encrypt for it, post, and check the server's receipt."""
+        conv = self.conversation(cid)
+        server_pk, org_pk = self.server_keys()
+        members = check_roster(conv, org_pk)
+        seq = int(conv["my_last_seq"]) + 1
+        stamp = sent_at or time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
+        sent = p.encrypt_message(self.session.keys.sign_seed, cid, self.me, seq, members, text, stamp)
+        return sent, self.post_envelope(cid, sent.msg_id, seq, sent.envelope, server_pk)
+
+    def post_envelope(
+        self, cid: str, msg_id: bytes, seq: int, envelope: p.Envelope, server_pk: bytes | None = None
+    ) -> dict[str, Any]:
+        """Post a ready envelope; checks the receipt when the server key is known."""
+        answer = self.client.post(
+            f"/api/v1/conversations/{cid}/messages",
+            {"msg_id": p.b64e(msg_id), "seq": seq, "envelope": envelope.to_json()},
+        )
+        if server_pk is not None:
+            receipt = p.receipt_message(p.b64d(answer["entry_hash"]), int(answer["index"]))
+            if not p.verify_detached(server_pk, receipt, p.b64d(answer["receipt"])):
+                raise p.VerificationError("the server's receipt does not verify")
+        return answer
+
+    def open(self, conv: dict[str, Any], item: dict[str, Any]) -> Opened:
+        """Run every receiving check on one message item; never raises for a bad message."""
+        by_id = {r["user_id"]: r for r in conv["roster"]}
+        sender = by_id.get(item.get("sender_id", ""))
+        mine = by_id.get(self.me)
+        if sender is None or mine is None:
+            return Opened(item, None, "the sender or I am not on the roster")
+        epoch = int(mine["epoch"])
+        if epoch not in self.session.keys.box_seeds:
+            return Opened(item, None, "my key for this epoch is not in my key bundle")
+        box_pk, box_sk = self.session.keys.box_keypair(epoch)
+        try:
+            env = p.Envelope.from_json(item["envelope"])
+            opened = p.open_envelope(
+                env, self.me, box_pk, box_sk, p.b64d(sender["identity_pk"]), _roster_members(conv), conv_id=conv["id"]
+            )
+            index = [e.user_id for e in opened.header.roster].index(self.me)
+            key = p.unwrap_key(env.wrapped[index], box_pk, box_sk)
+        except p.ProtocolError as err:
+            return Opened(item, None, getattr(err, "reason", str(err)))
+        if p.b64e(opened.header.msg_id) != item.get("msg_id") or opened.header.seq != item.get("seq"):
+            return Opened(item, None, "the item's msg_id or seq differs from the signed header")
+        return Opened(item, opened, None, key)
+
+    def moderate(self, cid: str, item: dict[str, Any], action: str, reason: str) -> dict[str, Any]:
+        """Release or reject a held message, signed with my identity key over its chain entry."""
+        sig = p.sign_detached(
+            self.session.keys.sign_seed, p.modaction_message(p.b64d(item["entry_hash"]), action, reason)
+        )
+        return self.client.post(
+            f"/api/v1/conversations/{cid}/messages/{item['msg_id']}/moderate",
+            {"action": action, "reason": reason, "sig": p.b64e(sig)},
+        )
+
+    def report(self, cid: str, opened: Opened, note: str = "") -> dict[str, Any]:
+        """Reveal a message's plaintext and franking key to the moderators (the person agreed to it)."""
+        if opened.message is None:
+            raise p.VerificationError("only a message that verified can be reported")
+        body = {"m": p.b64e(opened.message.m), "kf": p.b64e(opened.message.kf), "note": note}
+        return self.client.post(f"/api/v1/conversations/{cid}/messages/{opened.item['msg_id']}/report", body)
+
+    def set_state(self, cid: str, **changes: Any) -> dict[str, Any]:
+        """Moderators: state, premoderated, confirm_keys, reason."""
+        return self.client.post(f"/api/v1/conversations/{cid}/state", changes)
+
+    def held(self) -> list[dict[str, Any]]:
+        """Moderators: held messages across my conversations (each with its ``conversation_id``)."""
+        items: list[dict[str, Any]] = self.client.get("/api/v1/moderator/held")["items"]
+        return items
+
+    def reports(self) -> list[dict[str, Any]]:
+        """Moderators: reports with their plaintext."""
+        items: list[dict[str, Any]] = self.client.get("/api/v1/moderator/reports")["items"]
+        return items
+
+    def export(self, cid: str) -> dict[str, Any]:
+        """The server's evidence bundle plus, for each message I can open, ``{msg_id, m, kf, k}``."""
+        bundle = self.client.get(f"/api/v1/conversations/{cid}/export")
+        conv = self.conversation(cid)
+        plaintexts = []
+        for item in bundle["entries"]:
+            if item.get("kind") != "message":
+                continue
+            opened = self.open(conv, item)
+            if opened.message is not None and opened.key is not None:
+                plaintexts.append(
+                    {
+                        "msg_id": item["msg_id"],
+                        "m": p.b64e(opened.message.m),
+                        "kf": p.b64e(opened.message.kf),
+                        "k": p.b64e(opened.key),
+                    }
+                )
+        bundle["plaintexts"] = plaintexts
+        return bundle

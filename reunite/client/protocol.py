@@ -65,10 +65,13 @@ __all__ = [
     "bundle_plaintext",
     "check_kdf_params",
     "checkpoint_message",
+    "canonical_json",
     "convlog_entry",
+    "convlog_modaction_entry",
     "derive_login_keys",
     "derive_master_key",
     "enc_cert_message",
+    "export_message",
     "encrypt_message",
     "fingerprint_digits",
     "format_recovery_key",
@@ -1155,3 +1158,72 @@ def verify_report(header: bytes, m: bytes, kf: bytes, c: bytes) -> bool:
     if not isinstance(kf, bytes | bytearray) or len(kf) != KEY_BYTES:
         return False
     return hmac.compare_digest(franking_commitment(kf, header, m), bytes(c))
+
+
+def convlog_modaction_entry(
+    prev: bytes,
+    msg_id: bytes,
+    action: str,
+    reason: str,
+    moderator_id: str,
+    sig: bytes,
+    ms: int,
+) -> bytes:
+    """Conversation chain entry ``e_i`` for a moderator's action on a message (our definition).
+
+    ``SHA-256("RN-convlog-modaction-v1" ‖ prev ‖ lp(msg_id) ‖ lp(action) ‖ lp(reason)
+    ‖ lp(moderator_id) ‖ sig ‖ u64(ms))``; ``sig`` is the moderator's signature over
+    :func:`modaction_message` and ``ms`` the time the server accepted the action. Message
+    entries and action entries share one chain per conversation.
+    """
+    _need(prev, 32, "prev")
+    data = (
+        b"RN-convlog-modaction-v1"
+        + bytes(prev)
+        + lp(bytes(msg_id))
+        + _lps(action)
+        + _lps(reason)
+        + _lps(moderator_id)
+        + bytes(sig)
+        + u64(ms)
+    )
+    return hashlib.sha256(data).digest()
+
+
+def canonical_json(doc: object) -> bytes:
+    """The one byte form of a JSON document used for evidence bundles.
+
+    Keys sorted, no whitespace, UTF-8 (non-ASCII kept as is). Integers and strings only in
+    practice; floats are refused so that no two writers can disagree on a number's spelling.
+
+    :raises ValueError: when the document holds a float or a non-JSON value.
+    """
+
+    def _check(value: object) -> None:
+        if isinstance(value, float):
+            raise ValueError("floats are not allowed in canonical JSON")
+        if isinstance(value, dict):
+            for key, item in value.items():
+                if not isinstance(key, str):
+                    raise ValueError("object keys must be strings")
+                _check(item)
+        elif isinstance(value, list):
+            for item in value:
+                _check(item)
+
+    _check(doc)
+    text = json.dumps(doc, sort_keys=True, separators=(",", ":"), ensure_ascii=False, allow_nan=False)
+    return _utf8(text)
+
+
+def export_message(parts: Sequence[tuple[str, bytes]]) -> bytes:
+    """What the server signs over an evidence bundle (our definition, not in the spec).
+
+    ``"RN-export-v1" ‖ u32(n)`` then, per part in order, ``lp(name) ‖ SHA-256(canonical_json(part))``
+    (the caller passes the 32-byte hashes).
+    """
+    out = [b"RN-export-v1", u32(len(parts))]
+    for name, digest in parts:
+        _need(digest, 32, "part hash")
+        out += [_lps(name), bytes(digest)]
+    return b"".join(out)

@@ -937,3 +937,14 @@ export function verifyReport(header, m, kf, c) {
   if (!isBytes(kf) || kf.length !== KEY_BYTES) return false;
   return eq(frankingCommitment(kf, header, m), c);
 }
+
+/**
+ * Chain entry for a moderator's action (our definition, mirrored by protocol.py):
+ * e_i = SHA-256("RN-convlog-modaction-v1" ‖ prev ‖ lp(msg_id) ‖ lp(action) ‖ lp(reason) ‖ lp(moderator_id) ‖ sig ‖ u64(ms)).
+ */
+export function convlogModactionEntry(prev, msgId, action, reason, moderatorId, sig, ms) {
+  need(prev, 32, 'prev');
+  return sha256(
+    concat(ascii('RN-convlog-modaction-v1'), prev, lp(msgId), lps(action), lps(reason), lps(moderatorId), sig, u64(ms)),
+  );
+}

@@ -1,0 +1,89 @@
+"""Blocking keys: short strings shared by a child claim and the right child of a parent claim.
+
+Keys combine a surname (of the child or either parent, because a child's surname often
+changes to the Japanese parent's), the child's given name, birth year, full birth date and
+the sought parent's given name. Names enter as canonical romaji, kanji as dictionary
+readings, and foreign names also as phonetic skeletons (``~jn`` for ジョン and John), so the
+keys intersect across scripts. The child side widens the birth year by ±1 and adds the
+day/month-swapped date; the parent side stores exact values, so a stored key set is
+small and the lookup side carries the tolerance.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+
+from reunite.matching.compare import ChildSide, ParentSide, PartialDate, PlaceFeatures, Token
+
+#: Only the most likely dictionary readings of a kanji token become keys.
+BLOCKING_READINGS = 3
+#: Surnames are read reliably by pykakasi's first choice, so one reading suffices.
+SURNAME_READINGS = 1
+
+
+def token_keys(tokens: Iterable[Token], readings: int = BLOCKING_READINGS) -> set[str]:
+    """Blocking forms of name tokens: canonical romaji, kanji readings, phonetic skeletons."""
+    out: set[str] = set()
+    for t in tokens:
+        if t.key:
+            out.add(t.key)
+        out.update(t.alts[:readings])
+        if t.phon and len(t.phon[0]) >= 2:
+            out.add("~" + t.phon[0])
+    return out
+
+
+def _date_keys(d: PartialDate | None, widen: bool) -> set[str]:
+    dates: set[str] = set()
+    if d is None:
+        return dates
+    dates.update(f"{y}" for y in ((d.year - 1, d.year, d.year + 1) if widen else (d.year,)))
+    if d.month is not None and d.day is not None:
+        dates.add(f"{d.year}{d.month:02d}{d.day:02d}")
+        if widen and d.day <= 12 and d.day != d.month:
+            dates.add(f"{d.year}{d.day:02d}{d.month:02d}")
+    return dates
+
+
+def _prefixes(keys: set[str]) -> set[str]:
+    """Four-letter prefixes of romaji keys, so a typo late in a name still blocks."""
+    return {"^" + k[:4] for k in keys if len(k) >= 6 and k.isascii() and k.isalpha()}
+
+
+def _keys(surnames: set[str], givens: set[str], dates: set[str], parent_givens: set[str], cities: set[str]) -> set[str]:
+    ordered = sorted(surnames)
+    fuzzy_surnames = surnames | _prefixes(surnames)
+    keys = [f"n{s}|{g}" for s in fuzzy_surnames for g in givens]
+    keys += [f"n{s}|{g}" for s in surnames for g in _prefixes(givens)]
+    keys += [f"q{s}|{p}" for s in ordered for p in parent_givens]
+    keys += [f"w{s}|{t}" for i, s in enumerate(ordered) for t in ordered[i + 1 :]]
+    keys += [f"p{p}|{g}" for g in givens for p in parent_givens]
+    keys += [f"d{d}" for d in dates if len(d) > 4]
+    years = [d for d in dates if len(d) == 4]
+    keys += [f"s{s}|{y}" for s in fuzzy_surnames for y in years]
+    keys += [f"y{g}|{y}" for g in givens for y in years]
+    keys += [f"t{s}|{g}|{y}" for s in ordered for g in givens for y in years]
+    keys += [f"c{c}|{x}" for c in cities for x in givens | surnames]
+    return set(keys)
+
+
+def _cities(place: PlaceFeatures | None) -> set[str]:
+    return set() if place is None else {t.key or t.text for t in place.city}
+
+
+def parent_side_keys(ps: ParentSide) -> set[str]:
+    """Blocking keys of one child inside a parent claim."""
+    surnames = token_keys(ps.child.family + ps.claimant.family + ps.other.family, SURNAME_READINGS)
+    dates = _date_keys(ps.child.birth, widen=False)
+    return _keys(
+        surnames, token_keys(ps.child.given), dates, token_keys(ps.claimant.given), _cities(ps.child.birth_place)
+    )
+
+
+def child_side_keys(cs: ChildSide) -> set[str]:
+    """Blocking keys of a child claim."""
+    surnames = token_keys(cs.child.family + cs.sought.family + cs.other.family, SURNAME_READINGS)
+    dates = _date_keys(cs.child.birth, widen=True)
+    return _keys(
+        surnames, token_keys(cs.child.given), dates, token_keys(cs.sought.given), _cities(cs.child.birth_place)
+    )

@@ -1,0 +1,225 @@
+"""In-memory index of claims: blocking-key postings, candidate retrieval, ranked proposals."""
+
+from __future__ import annotations
+
+import heapq
+import math
+from dataclasses import dataclass, field
+from typing import Any
+
+from reunite.matching.blocking import child_side_keys, parent_side_keys
+from reunite.matching.compare import ChildSide, ParentSide, child_side, parent_sides
+from reunite.matching.explain import explain
+from reunite.matching.model import ChildClaim, ParentClaim
+from reunite.matching.scoring import Model, compare_pair, default_model
+
+
+@dataclass(frozen=True)
+class Proposal:
+    """A proposed link from a child claim to one child (``child_ref``) of a parent claim."""
+
+    child_claim_id: str
+    parent_claim_id: str
+    child_ref: str
+    score: float
+    explanation: dict[str, Any] = field(compare=False, repr=False)
+
+
+def blocking_keys(claim: ParentClaim | ChildClaim, model: Model | None = None) -> set[str]:
+    """Blocking keys of a claim (for a parent claim, the union over its children).
+
+    A child claim's keys intersect the keys of the matching child of a parent claim, so
+    storing these keys and looking up the overlap finds the candidates in either direction.
+    """
+    use_readings = True if model is None else model.use_readings
+    if isinstance(claim, ChildClaim):
+        return child_side_keys(child_side(claim, use_readings))
+    keys: set[str] = set()
+    for ps in parent_sides(claim, use_readings):
+        keys |= parent_side_keys(ps)
+    return keys
+
+
+def score_pair(
+    child_claim: ChildClaim, parent_claim: ParentClaim, child_ref: str, model: Model | None = None
+) -> tuple[float, dict[str, Any]]:
+    """Score one child claim against one child of a parent claim: (bits, explanation).
+
+    :raises KeyError: if ``child_ref`` is not a child of ``parent_claim``.
+    """
+    model = model or default_model()
+    cs = child_side(child_claim, model.use_readings)
+    for ps in parent_sides(parent_claim, model.use_readings):
+        if ps.child_ref == child_ref:
+            comps = compare_pair(cs, ps)
+            return model.score(comps), explain(model, comps)
+    raise KeyError(child_ref)
+
+
+class MatchIndex:
+    """Parent and child claims indexed by blocking key.
+
+    ``match`` looks a child claim up among the indexed parent claims, ``match_parent``
+    looks a parent claim up among the indexed child claims.
+    """
+
+    def __init__(
+        self,
+        model: Model | None = None,
+        max_posting_share: float = 0.01,
+        min_posting_cap: int = 500,
+        max_posting_cap: int = 5000,
+        small_posting: int = 300,
+    ) -> None:
+        self.model = model or default_model()
+        self.max_posting_share = max_posting_share
+        self.min_posting_cap = min_posting_cap
+        self.max_posting_cap = max_posting_cap
+        self.small_posting = small_posting
+        self._parents: list[ParentSide | None] = []
+        self._parent_slots: dict[str, list[int]] = {}
+        self._parent_postings: dict[str, list[int]] = {}
+        self._children: list[ChildSide | None] = []
+        self._child_slots: dict[str, int] = {}
+        self._child_postings: dict[str, list[int]] = {}
+        self.pairs_scored = 0
+
+    def __len__(self) -> int:
+        return len(self._parent_slots) + len(self._child_slots)
+
+    def add(self, claim: ParentClaim | ChildClaim) -> None:
+        """Index a claim (replacing an indexed claim with the same id)."""
+        self.remove(claim.id)
+        if isinstance(claim, ParentClaim):
+            slots: list[int] = []
+            for ps in parent_sides(claim, self.model.use_readings):
+                slot = len(self._parents)
+                self._parents.append(ps)
+                slots.append(slot)
+                postings = self._parent_postings
+                for key in parent_side_keys(ps):
+                    posting = postings.get(key)
+                    if posting is None:
+                        postings[key] = [slot]
+                    else:
+                        posting.append(slot)
+            self._parent_slots[claim.id] = slots
+        else:
+            cs = child_side(claim, self.model.use_readings)
+            slot = len(self._children)
+            self._children.append(cs)
+            self._child_slots[claim.id] = slot
+            for key in child_side_keys(cs):
+                self._child_postings.setdefault(key, []).append(slot)
+
+    def remove(self, claim_id: str) -> None:
+        """Forget a claim; postings are skipped lazily. Unknown ids are ignored."""
+        for slot in self._parent_slots.pop(claim_id, []):
+            self._parents[slot] = None
+        child_slot = self._child_slots.pop(claim_id, None)
+        if child_slot is not None:
+            self._children[child_slot] = None
+
+    def _candidate_slots(self, keys: set[str], postings: dict[str, list[int]], size: int) -> list[int]:
+        """Slots sharing keys, ranked by the sum over key types of the rarest shared key.
+
+        Keys of one type are strongly correlated (the same surname in several spellings),
+        so only the best key of each type counts. Keys are read rarest first; a key held
+        by more than ``small_posting`` records is read only while fewer than
+        ``max_candidates`` candidates have been found, and keys held by more than
+        ``max_posting_share`` of the records (bounded to ``min_posting_cap`` ..
+        ``max_posting_cap``) are never read. This keeps lookups fast in large indexes.
+        """
+        log_n = math.log(max(size, 2))
+        cap = min(self.max_posting_cap, max(self.min_posting_cap, int(size * self.max_posting_share)))
+        limit = self.model.max_candidates
+        found: list[tuple[int, str, list[int]]] = []
+        for key in keys:
+            posting = postings.get(key)
+            if posting and len(posting) <= cap:
+                found.append((len(posting), key, posting))
+        found.sort()
+        per_type: dict[str, dict[int, float]] = {}
+        seen: set[int] = set()
+        for length, key, posting in found:
+            if length > self.small_posting and len(seen) >= limit:
+                break
+            weight = log_n - math.log(length)
+            best = per_type.setdefault(key[0], {})
+            get = best.get
+            for slot in posting:
+                if get(slot, -1.0) < weight:
+                    best[slot] = weight
+            seen.update(posting)
+        total: dict[int, float] = {}
+        for best in per_type.values():
+            tget = total.get
+            for slot, weight in best.items():
+                total[slot] = tget(slot, 0.0) + weight
+        if len(total) <= limit:
+            return list(total)
+        return heapq.nlargest(limit, total, key=total.__getitem__)
+
+    def candidates(self, child_claim: ChildClaim) -> list[tuple[str, str]]:
+        """(parent claim id, child ref) pairs sharing blocking keys with a child claim."""
+        cs = child_side(child_claim, self.model.use_readings)
+        out: list[tuple[str, str]] = []
+        for slot in self._candidate_slots(child_side_keys(cs), self._parent_postings, len(self._parents)):
+            ps = self._parents[slot]
+            if ps is not None:
+                out.append((ps.claim_id, ps.child_ref))
+        return out
+
+    def _decide(self, scored: list[tuple[float, ChildSide, ParentSide]], threshold: float | None) -> list[Proposal]:
+        threshold = self.model.threshold if threshold is None else threshold
+        scored = [s for s in scored if s[0] >= threshold]
+        if not scored:
+            return []
+        scored.sort(key=lambda s: -s[0])
+        best = scored[0][0]
+        out: list[Proposal] = []
+        for score, cs, ps in scored:
+            if score < best - self.model.margin:
+                break
+            comps = compare_pair(cs, ps)
+            out.append(Proposal(cs.claim_id, ps.claim_id, ps.child_ref, round(score, 3), explain(self.model, comps)))
+        return out
+
+    def match(self, child_claim: ChildClaim, threshold: float | None = None) -> list[Proposal]:
+        """Proposals for a child claim among indexed parent claims, best first."""
+        cs = child_side(child_claim, self.model.use_readings)
+        return self.match_features(cs, threshold)
+
+    def match_features(self, cs: ChildSide, threshold: float | None = None) -> list[Proposal]:
+        """Like :meth:`match` for an already featurised child claim."""
+        return self._decide(self.scored_candidates(cs), threshold)
+
+    def scored_candidates(self, cs: ChildSide) -> list[tuple[float, ChildSide, ParentSide]]:
+        """Every blocked candidate of a featurised child claim with its score (unsorted)."""
+        model = self.model
+        scored: list[tuple[float, ChildSide, ParentSide]] = []
+        for slot in self._candidate_slots(child_side_keys(cs), self._parent_postings, len(self._parents)):
+            ps = self._parents[slot]
+            if ps is not None:
+                scored.append((model.score(compare_pair(cs, ps)), cs, ps))
+        self.pairs_scored += len(scored)
+        return scored
+
+    def match_parent(self, parent_claim: ParentClaim, threshold: float | None = None) -> list[Proposal]:
+        """Proposals for every child of a parent claim among indexed child claims, best first.
+
+        Decisions are made per child of the parent claim (best candidate and margin),
+        then all proposals are returned sorted by score.
+        """
+        model = self.model
+        out: list[Proposal] = []
+        for ps in parent_sides(parent_claim, model.use_readings):
+            scored: list[tuple[float, ChildSide, ParentSide]] = []
+            for slot in self._candidate_slots(parent_side_keys(ps), self._child_postings, len(self._children)):
+                cs = self._children[slot]
+                if cs is not None:
+                    scored.append((model.score(compare_pair(cs, ps)), cs, ps))
+            self.pairs_scored += len(scored)
+            out.extend(self._decide(scored, threshold))
+        out.sort(key=lambda p: -p.score)
+        return out

@@ -1,0 +1,128 @@
+"""Katakana ↔ Latin phonetic keys for Western names (ジョン ≈ John, スミス ≈ Smith).
+
+Japanese renders foreign names by ear: consonant clusters get epenthetic vowels (スミス
+``sumisu``), ``l`` and ``r`` merge, ``v`` becomes ``b``, ``th`` becomes ``s`` or ``t`` and
+post-vocalic ``r`` vanishes (ピーター for Peter). The key here is a *consonant skeleton*
+that survives those changes: vowels are dropped (a leading vowel is kept as ``a``), the
+merged consonant classes are folded and doubled letters collapse. English spelling is
+first rewritten towards pronunciation (``ph``→``f``, silent ``gh``, soft ``c``/``g``);
+ambiguous spellings (``th``, ``ch``, soft ``g``) yield several variant keys.
+"""
+
+from __future__ import annotations
+
+import re
+from functools import lru_cache
+
+from reunite.matching.normalise import (
+    char_script,
+    kana_to_romaji,
+    nfkc,
+    strip_diacritics,
+)
+
+_VOWELS = frozenset("aeiou")
+_JAPANESE_ROMAJI = re.compile(
+    r"^(?:(?:[kgsztdnhbpmr]y?|sh|ch|j|ts|f|y|w)?(?:oh(?![aiueo])|[aiueo])"
+    r"|n(?![aiueoy])|([kgstdbpcfjs])(?=\1))+$"
+)
+
+_ENGLISH_RULES = [
+    (re.compile(r"^kn"), "n"),
+    (re.compile(r"^wr"), "r"),
+    (re.compile(r"^wh"), "w"),
+    (re.compile(r"sch"), "sh"),
+    (re.compile(r"tch"), "ch"),
+    (re.compile(r"tth"), "th"),
+    (re.compile(r"ph"), "f"),
+    (re.compile(r"gh"), ""),
+    (re.compile(r"ck"), "k"),
+    (re.compile(r"dg"), "j"),
+    (re.compile(r"mb$"), "m"),
+    (re.compile(r"dt"), "t"),
+    (re.compile(r"pb"), "b"),
+    (re.compile(r"x"), "ks"),
+    (re.compile(r"qu?"), "k"),
+    (re.compile(r"ch(?=[rl])"), "k"),
+    (re.compile(r"chael"), "kael"),
+    (re.compile(r"c(?=[eiy])"), "s"),
+    (re.compile(r"c(?!h)"), "k"),
+    (re.compile(r"ng"), "n"),
+    (re.compile(r"(?<=a)l(?=k)"), ""),
+    (re.compile(r"(?<=[aeiou])re$"), ""),
+    # Non-rhotic: an r before a consonant or at the end is not heard.
+    (re.compile(r"(?<=[aeiouy])r+(?=[^aeiouy]|$)"), ""),
+    (re.compile(r"(?<=[aeiou])[wh](?![aeiou])"), ""),
+    (re.compile(r"(?<=.)y"), "i"),
+]
+
+
+def looks_japanese(text: str) -> bool:
+    """Return whether a Latin token can be read as Hepburn/Kunrei romaji of Japanese syllables."""
+    s = strip_diacritics(nfkc(text)).lower()
+    s = "".join(c for c in s if "a" <= c <= "z")
+    return bool(s) and _JAPANESE_ROMAJI.match(s) is not None
+
+
+def _expand(word: str, pattern: str, options: tuple[str, ...]) -> list[str]:
+    """Return ``word`` with every ``pattern`` replaced by each option in turn."""
+    if pattern not in word:
+        return [word]
+    return [word.replace(pattern, opt) for opt in options]
+
+
+def _skeleton(romaji: str) -> str:
+    """Fold a pronunciation-like spelling to its consonant skeleton."""
+    s = romaji.replace("sh", "s").replace("tch", "ch").replace("ch", "c").replace("ng", "n")
+    s = re.sub(r"m(?=[bp])", "n", s)
+    s = s.replace("l", "r").replace("v", "b").replace("z", "s").replace("q", "k")
+    out: list[str] = []
+    for i, ch in enumerate(s):
+        if ch in _VOWELS:
+            if i == 0:
+                out.append("a")
+            continue
+        if ch in "yw" and i > 0:
+            continue
+        if ch == "w" and i == 0:
+            out.append("a")
+            continue
+        if ch == "h" and i > 0 and s[i - 1] not in _VOWELS:
+            continue
+        out.append(ch)
+    collapsed: list[str] = []
+    for ch in out:
+        if not collapsed or collapsed[-1] != ch:
+            collapsed.append(ch)
+    return "".join(collapsed)
+
+
+@lru_cache(maxsize=65536)
+def phonetic_keys(text: str) -> tuple[str, ...]:
+    """Return the phonetic skeleton variants of a katakana or Latin name token.
+
+    >>> "jn" in phonetic_keys("ジョン") and "jn" in phonetic_keys("John")
+    True
+    """
+    s = nfkc(text)
+    if any(char_script(c) == "kanji" for c in s):
+        return ()
+    if any(char_script(c) == "kana" for c in s):
+        return (_skeleton(kana_to_romaji(s)),)
+    s = strip_diacritics(s).lower().replace("ß", "ss")
+    s = "".join(c for c in s if "a" <= c <= "z")
+    if not s:
+        return ()
+    for pattern, repl in _ENGLISH_RULES:
+        s = pattern.sub(repl, s)
+    words = _expand(s, "th", ("s", "t"))
+    words = [v for w in words for v in _expand(w, "ch", ("c", "k", "s"))]
+    words = [v for w in words for v in _expand(w, "ge", ("je", "ge"))]
+    words = [v for w in words for v in _expand(w, "gi", ("ji", "gi"))]
+    keys = dict.fromkeys(_skeleton(w) for w in words)
+    return tuple(k for k in keys if k)
+
+
+def phonetic_match(a: str, b: str) -> bool:
+    """Return whether two tokens share a phonetic key (for cross-script foreign names)."""
+    return not set(phonetic_keys(a)).isdisjoint(phonetic_keys(b))

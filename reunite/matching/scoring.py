@@ -1,0 +1,330 @@
+"""Fellegi–Sunter scoring: per-field levels, m/u weights in bits, term-frequency adjustment.
+
+The m and u probabilities are estimated from *labelled* development data (``fit``): m from
+the true links, u from random child/parent pairs. When names agree (exactly, by
+reading, phonetically or through a dictionary reading) the weight gets a term-frequency
+adjustment ``log2(u_exact / tf(value))``, so 佐藤 = 佐藤 counts for less than
+東海林 = 東海林; values are keyed by canonical romaji whatever the script. A pair's score is the sum of the fields'
+log2 likelihood ratios; missing fields contribute nothing.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import random
+from collections import Counter
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass, field
+from functools import cache
+from importlib import resources
+from pathlib import Path
+from typing import Any
+
+from reunite.matching.compare import (
+    ALT,
+    DATE_LEVELS,
+    FAMILY_LEVELS,
+    NAME_LEVELS,
+    PLACE_LEVELS,
+    SEPARATION_LEVELS,
+    SEX_LEVELS,
+    ChildSide,
+    NameMatch,
+    ParentSide,
+    Token,
+    compare_dates,
+    compare_names,
+    compare_places,
+    compare_separation,
+    reading_key,
+)
+
+PARAMS_VERSION = 1
+
+
+@dataclass(frozen=True, slots=True)
+class FieldSpec:
+    """A compared field: its levels and which TF table (if any) adjusts it."""
+
+    name: str
+    levels: tuple[str, ...]
+    tf_table: str | None = None
+
+
+FIELDS: tuple[FieldSpec, ...] = (
+    FieldSpec("child_given", NAME_LEVELS, "child_given"),
+    FieldSpec("child_family", FAMILY_LEVELS, "family"),
+    FieldSpec("child_birth_date", DATE_LEVELS),
+    FieldSpec("child_sex", SEX_LEVELS),
+    FieldSpec("child_birth_place", PLACE_LEVELS),
+    FieldSpec("sought_given", NAME_LEVELS, "parent_given"),
+    FieldSpec("sought_family", NAME_LEVELS, "family"),
+    FieldSpec("sought_sex", SEX_LEVELS),
+    FieldSpec("sought_nationality", SEX_LEVELS),
+    FieldSpec("other_given", NAME_LEVELS, "parent_given"),
+    FieldSpec("other_family", NAME_LEVELS, "family"),
+    FieldSpec("separated_on", SEPARATION_LEVELS),
+    FieldSpec("last_known_place", PLACE_LEVELS),
+)
+FIELD_INDEX = {f.name: i for i, f in enumerate(FIELDS)}
+
+
+Detail = NameMatch | str | None
+#: One field comparison: (field index, level index, TF key or "", matched forms).
+Comparison = tuple[int, int, str, Detail]
+
+
+def detail_text(detail: Detail) -> str:
+    """Human-readable form of a comparison's detail (``"ジョン ≈ John"``)."""
+    if detail is None:
+        return ""
+    if isinstance(detail, str):
+        return detail
+    return f"{detail.left} ≈ {detail.right}"
+
+
+_FUZZY = NAME_LEVELS.index("fuzzy_weak")
+_VIA_PARENT = FAMILY_LEVELS.index("via_parent")
+_FAMILY_DISAGREE = len(FAMILY_LEVELS) - 1
+_NAME_DISAGREE = len(NAME_LEVELS) - 1
+
+
+def _names(
+    out: list[Comparison], i: int, left: tuple[Token, ...], right: tuple[Token, ...], used: set[str] | None
+) -> None:
+    if not left or not right:
+        return
+    m = compare_names(left, right)
+    if m is None:
+        out.append((i, _NAME_DISAGREE, "", None))
+        return
+    if used is not None:
+        # The same written surname already counted for another role (a child usually
+        # carries a parent's surname): one observation must not count twice.
+        if m.tf_key and m.tf_key in used:
+            return
+        used.add(m.tf_key)
+    out.append((i, m.level, m.tf_key if m.level <= ALT else "", m))
+
+
+def compare_pair(cs: ChildSide, ps: ParentSide) -> list[Comparison]:
+    """Compare every field of a child claim with one child of a parent claim."""
+    out: list[Comparison] = []
+    c, k = cs.child, ps.child
+    used: set[str] = set()
+
+    _names(out, 0, c.given, k.given, None)
+    if c.family:
+        m = compare_names(c.family, k.family) if k.family else None
+        if m is not None and m.level <= _FUZZY:
+            used.add(m.tf_key)
+            out.append((1, m.level, m.tf_key if m.level <= ALT else "", m))
+        else:
+            pm = compare_names(c.family, ps.parents_family)
+            if pm is not None and pm.level <= ALT:
+                used.add(pm.tf_key)
+                out.append((1, _VIA_PARENT, pm.tf_key, pm))
+            elif k.family or ps.other.family or ps.claimant.family:
+                out.append((1, _FAMILY_DISAGREE, "", None))
+    lvl = compare_dates(c.birth, k.birth)
+    if lvl is not None:
+        out.append((2, lvl, "", None))
+    if c.sex is not None and k.sex is not None:
+        out.append((3, 0 if c.sex == k.sex else 1, "", None))
+    if c.birth_place is not None and k.birth_place is not None:
+        pl = compare_places(c.birth_place, k.birth_place)
+        if pl is not None:
+            out.append((4, pl[0], "", pl[1]))
+
+    s, p, o, po = cs.sought, ps.claimant, cs.other, ps.other
+    _names(out, 5, s.given, p.given, None)
+    _names(out, 6, s.family, p.family, used)
+    if s.sex is not None and p.sex is not None:
+        out.append((7, 0 if s.sex == p.sex else 1, "", None))
+    if s.nationalities and p.nationalities:
+        out.append((8, 0 if s.nationalities & p.nationalities else 1, "", None))
+    _names(out, 9, o.given, po.given, None)
+    _names(out, 10, o.family, po.family, used)
+    lvl = compare_separation(cs.separated, ps.separated)
+    if lvl is not None:
+        out.append((11, lvl, "", None))
+    if cs.place is not None and ps.place is not None:
+        pl = compare_places(cs.place, ps.place)
+        if pl is not None:
+            out.append((12, pl[0], "", pl[1]))
+    return out
+
+
+@dataclass
+class Model:
+    """Fellegi–Sunter parameters plus decision defaults.
+
+    ``threshold`` and ``margin`` are in bits: a candidate is proposed when its score is at
+    least ``threshold`` and at most ``margin`` below the best candidate for the same claim.
+    """
+
+    m: list[list[float]]
+    u: list[list[float]]
+    tf: dict[str, dict[str, float]] = field(default_factory=dict)
+    tf_floor: float = 1e-4
+    threshold: float = 10.0
+    margin: float = 8.0
+    use_readings: bool = True
+    max_candidates: int = 60
+    weights: list[list[float]] = field(init=False, repr=False)
+    _tf_by_field: list[dict[str, float] | None] = field(init=False, repr=False)
+
+    def __post_init__(self) -> None:
+        self._tf_by_field = [None if f.tf_table is None else self.tf.get(f.tf_table, {}) for f in FIELDS]
+        self.weights = [
+            [math.log2(mi / ui) for mi, ui in zip(ms, us, strict=True)] for ms, us in zip(self.m, self.u, strict=True)
+        ]
+
+    def weight(self, c: Comparison) -> float:
+        """Log2 likelihood ratio of one comparison, TF-adjusted where it applies."""
+        field_i, level, tf_key, _detail = c
+        weight = self.weights[field_i][level]
+        if tf_key:
+            weight += self._tf_adjustment(field_i, tf_key)
+        return weight
+
+    def _tf_adjustment(self, field_i: int, tf_key: str) -> float:
+        """Bits added for agreeing on a rarer (or common) value than the average agreement."""
+        table = self._tf_by_field[field_i]
+        if table is None:
+            return 0.0
+        freq = table.get(tf_key, self.tf_floor)
+        return math.log2(self.u[field_i][0] / max(freq, self.tf_floor))
+
+    def score(self, comparisons: Iterable[Comparison]) -> float:
+        """Total score in bits."""
+        total = 0.0
+        weights = self.weights
+        for field_i, level, tf_key, _detail in comparisons:
+            total += weights[field_i][level]
+            if tf_key:
+                total += self._tf_adjustment(field_i, tf_key)
+        return total
+
+    def to_json(self) -> dict[str, Any]:
+        """A JSON-serialisable form of the parameters."""
+        return {
+            "version": PARAMS_VERSION,
+            "fields": {
+                f.name: {"levels": list(f.levels), "m": self.m[i], "u": self.u[i]} for i, f in enumerate(FIELDS)
+            },
+            "tf": self.tf,
+            "tf_floor": self.tf_floor,
+            "threshold": self.threshold,
+            "margin": self.margin,
+            "use_readings": self.use_readings,
+            "max_candidates": self.max_candidates,
+        }
+
+    @classmethod
+    def from_json(cls, data: dict[str, Any]) -> Model:
+        """Load parameters written by :meth:`to_json`; :raises ValueError: on a mismatch."""
+        if data.get("version") != PARAMS_VERSION:
+            raise ValueError("unsupported params version")
+        m: list[list[float]] = []
+        u: list[list[float]] = []
+        for f in FIELDS:
+            entry = data["fields"][f.name]
+            if tuple(entry["levels"]) != f.levels:
+                raise ValueError(f"levels of {f.name} do not match this engine")
+            m.append([float(x) for x in entry["m"]])
+            u.append([float(x) for x in entry["u"]])
+        return cls(
+            m=m,
+            u=u,
+            tf={k: {kk: float(vv) for kk, vv in v.items()} for k, v in data["tf"].items()},
+            tf_floor=float(data["tf_floor"]),
+            threshold=float(data["threshold"]),
+            margin=float(data["margin"]),
+            use_readings=bool(data["use_readings"]),
+            max_candidates=int(data["max_candidates"]),
+        )
+
+    def save(self, path: str | Path) -> None:
+        """Write the parameters as JSON."""
+        Path(path).write_text(json.dumps(self.to_json(), ensure_ascii=False, indent=1) + "\n", encoding="utf-8")
+
+    @classmethod
+    def load(cls, path: str | Path) -> Model:
+        """Read parameters from a JSON file."""
+        return cls.from_json(json.loads(Path(path).read_text(encoding="utf-8")))
+
+
+@cache
+def default_model() -> Model:
+    """The model shipped in ``params.json`` (trained on the synthetic development set).
+
+    Loaded once and shared: do not mutate it (use :func:`dataclasses.replace`).
+    """
+    text = resources.files("reunite.matching").joinpath("params.json").read_text(encoding="utf-8")
+    return Model.from_json(json.loads(text))
+
+
+def tf_tables(sides: Iterable[ParentSide]) -> dict[str, dict[str, float]]:
+    """Relative frequency of each name value (share of people having it) in parent claims.
+
+    Tables: ``family`` (everyone), ``child_given`` (children), ``parent_given`` (parents).
+    """
+    counts: dict[str, Counter[str]] = {t: Counter() for t in ("family", "child_given", "parent_given")}
+    totals = dict.fromkeys(counts, 0)
+    seen_people: set[int] = set()
+    for ps in sides:
+        for person, given_table in (
+            (ps.child, "child_given"),
+            (ps.claimant, "parent_given"),
+            (ps.other, "parent_given"),
+        ):
+            if id(person) in seen_people:
+                continue
+            seen_people.add(id(person))
+            for table, toks in (("family", person.family), (given_table, person.given)):
+                if not toks:
+                    continue
+                totals[table] += 1
+                counts[table].update({"r:" + reading_key(t) for t in toks})
+    return {
+        table: {k: round(v / max(totals[table], 1), 7) for k, v in counts[table].items() if v >= 2} for table in counts
+    }
+
+
+def fit(
+    true_pairs: Sequence[tuple[ChildSide, ParentSide]],
+    random_pairs: Sequence[tuple[ChildSide, ParentSide]],
+    tf: dict[str, dict[str, float]],
+    smoothing: float = 0.5,
+) -> Model:
+    """Estimate m from true links and u from random pairs (additive smoothing)."""
+
+    def estimate(pairs: Sequence[tuple[ChildSide, ParentSide]]) -> list[list[float]]:
+        counts = [[smoothing] * len(f.levels) for f in FIELDS]
+        for cs, ps in pairs:
+            for field_i, level, _tf, _detail in compare_pair(cs, ps):
+                counts[field_i][level] += 1
+        return [[x / sum(row) for x in row] for row in counts]
+
+    floor = min([v for t in tf.values() for v in t.values()] or [1e-4]) / 2
+    return Model(m=estimate(true_pairs), u=estimate(random_pairs), tf=tf, tf_floor=floor)
+
+
+def sample_random_pairs(
+    children: Sequence[ChildSide],
+    parents: Sequence[ParentSide],
+    n: int,
+    is_link: Callable[[ChildSide, ParentSide], bool],
+    seed: int = 0,
+) -> list[tuple[ChildSide, ParentSide]]:
+    """Draw ``n`` random non-linked pairs (the u population)."""
+    rng = random.Random(seed)
+    out: list[tuple[ChildSide, ParentSide]] = []
+    while len(out) < n:
+        cs = rng.choice(children)
+        ps = rng.choice(parents)
+        if not is_link(cs, ps):
+            out.append((cs, ps))
+    return out

@@ -1,0 +1,1 @@
+"""Proposed child↔parent links: the matching integration (blocking keys in the database, the worker)."""

@@ -1,0 +1,135 @@
+"""MatchIndex: blocking keys, candidates, proposals in both directions, removal."""
+
+import json
+from typing import Any
+
+import pytest
+
+from reunite.matching import ChildClaim, MatchIndex, ParentClaim, blocking_keys, claim_from_dict, default_model
+from reunite.matching.generate import generate
+
+P1001: dict[str, Any] = {
+    "id": "p-1001",
+    "role": "parent",
+    "claimant": {"names": [{"family": "Smith", "given": "John"}], "sex": "M", "nationalities": ["US"]},
+    "other_parent": {
+        "names": [{"family": "田中", "given": "愛子"}, {"family": "Tanaka", "given": "Aiko", "kind": "reading"}],
+        "sex": "F",
+        "nationalities": ["JP"],
+    },
+    "children": [
+        {
+            "ref": "1",
+            "names": [{"family": "Smith", "given": "Emma Yuki"}],
+            "sex": "F",
+            "birth_date": "2012-03-04",
+            "birth_place": {"city": "Seattle", "country": "US"},
+        }
+    ],
+    "separated_on": "2016-07",
+    "last_known_place": {"city": "Osaka", "country": "JP"},
+    "languages": ["en"],
+}
+C2001: dict[str, Any] = {
+    "id": "c-2001",
+    "role": "child",
+    "claimant": {
+        "names": [{"family": "田中", "given": "ゆき"}],
+        "sex": "F",
+        "birth_date": "2012-03-04",
+        "birth_place": {"country": "US"},
+    },
+    "sought_parent": {"names": [{"given": "ジョン"}], "sex": "M", "nationalities": ["US"]},
+    "other_parent": {"names": [{"family": "田中", "given": "愛子"}]},
+    "separated_on": "2016",
+    "languages": ["ja"],
+}
+
+
+def load(data: dict[str, Any]) -> Any:
+    return claim_from_dict(json.loads(json.dumps(data)))
+
+
+@pytest.fixture(scope="module")
+def population() -> list[ParentClaim]:
+    claims, _truth = generate(600, 0, seed=7)
+    return [c for c in map(claim_from_dict, claims) if isinstance(c, ParentClaim)]
+
+
+@pytest.fixture
+def index(population: list[ParentClaim]) -> MatchIndex:
+    idx = MatchIndex(default_model())
+    for claim in population:
+        idx.add(claim)
+    idx.add(load(P1001))
+    return idx
+
+
+def test_readme_child_claim_is_proposed_first_for_p1001_child_1(index: MatchIndex) -> None:
+    proposals = index.match(load(C2001))
+    assert proposals, "c-2001 got no proposal"
+    best = proposals[0]
+    assert (best.child_claim_id, best.parent_claim_id, best.child_ref) == ("c-2001", "p-1001", "1")
+    assert "ジョン ≈ John" in best.explanation["matched_forms"]
+    assert best.score == pytest.approx(best.explanation["score_bits"], abs=0.01)
+    assert [p.score for p in proposals] == sorted((p.score for p in proposals), reverse=True)
+
+
+def test_blocking_keys_of_both_sides_intersect() -> None:
+    child_keys = blocking_keys(load(C2001))
+    parent_keys = blocking_keys(load(P1001))
+    assert child_keys & parent_keys
+    assert all(len(k) < 60 for k in child_keys | parent_keys)
+
+
+def test_candidates_include_the_right_child(index: MatchIndex) -> None:
+    assert ("p-1001", "1") in index.candidates(load(C2001))
+
+
+def test_removed_claim_is_no_longer_proposed(index: MatchIndex) -> None:
+    index.remove("p-1001")
+    assert all(p.parent_claim_id != "p-1001" for p in index.match(load(C2001)))
+    index.remove("p-unknown")
+
+
+def test_re_adding_a_claim_replaces_it(index: MatchIndex) -> None:
+    changed = json.loads(json.dumps(P1001))
+    changed["children"][0]["birth_date"] = "2001-01-01"
+    changed["children"][0]["names"] = [{"family": "Smith", "given": "Oliver"}]
+    changed["children"][0]["sex"] = "M"
+    index.add(load(changed))
+    assert all(p.parent_claim_id != "p-1001" for p in index.match(load(C2001)))
+
+
+def test_new_parent_claim_finds_existing_child_claim() -> None:
+    idx = MatchIndex(default_model())
+    idx.add(load(C2001))
+    proposals = idx.match_parent(load(P1001))
+    assert [(p.child_claim_id, p.parent_claim_id, p.child_ref) for p in proposals] == [("c-2001", "p-1001", "1")]
+
+
+def test_twins_are_told_apart_by_given_name() -> None:
+    twins = json.loads(json.dumps(P1001))
+    twins["children"].append(
+        {"ref": "2", "names": [{"family": "Smith", "given": "Lily Hana"}], "sex": "F", "birth_date": "2012-03-04"}
+    )
+    idx = MatchIndex(default_model())
+    idx.add(load(twins))
+    proposals = idx.match(load(C2001))
+    assert [p.child_ref for p in proposals] == ["1"]
+    hana = json.loads(json.dumps(C2001))
+    hana["claimant"]["names"] = [{"family": "田中", "given": "はな"}]
+    assert [p.child_ref for p in idx.match(load(hana))] == ["2"]
+
+
+def test_unrelated_child_claim_gets_no_proposal(index: MatchIndex) -> None:
+    stranger = load(
+        {
+            "id": "c-9",
+            "role": "child",
+            "claimant": {"names": [{"family": "東海林", "given": "大地"}], "sex": "M", "birth_date": "1999-01-02"},
+            "sought_parent": {"names": [{"given": "Pierre"}], "sex": "M"},
+        }
+    )
+    assert isinstance(stranger, ChildClaim)
+    assert index.match(stranger) == []

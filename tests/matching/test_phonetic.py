@@ -1,0 +1,58 @@
+"""Katakana ↔ Latin phonetic keys for Western names."""
+
+import pytest
+
+from reunite.matching.phonetic import looks_japanese, phonetic_keys, phonetic_match
+
+SAME = [
+    ("ジョン", "John"),
+    ("スミス", "Smith"),
+    ("デイヴィッド", "David"),
+    ("デビッド", "David"),
+    ("シアトル", "Seattle"),
+    ("マイケル", "Michael"),
+    ("トーマス", "Thomas"),
+    ("ジョージ", "George"),
+    ("ウィリアム", "William"),
+    ("エマ", "Emma"),
+    ("ロバート", "Robert"),
+    ("ピーター", "Peter"),
+    ("チャールズ", "Charles"),
+    ("クリス", "Chris"),
+    ("ニューヨーク", "New York"),
+    ("ブラウン", "Brown"),
+    ("マシュー", "Matthew"),
+    ("キャサリン", "Catherine"),
+    ("ライト", "Wright"),
+    ("ミッチェル", "Mitchell"),
+    ("キャンベル", "Campbell"),
+    ("ムーア", "Moore"),
+    ("シュミット", "Schmidt"),
+    ("ミュラー", "Müller"),
+]
+
+
+@pytest.mark.parametrize(("kana", "latin"), SAME)
+def test_katakana_rendering_matches_latin_spelling(kana: str, latin: str) -> None:
+    assert phonetic_match(kana, latin)
+
+
+@pytest.mark.parametrize(
+    ("kana", "latin"),
+    [("ジョン", "Smith"), ("スミス", "Johnson"), ("デイヴィッド", "Daniel"), ("シアトル", "Boston"), ("エマ", "Anna")],
+)
+def test_different_names_do_not_match(kana: str, latin: str) -> None:
+    assert not phonetic_match(kana, latin)
+
+
+def test_ambiguous_spellings_give_variants() -> None:
+    assert set(phonetic_keys("Thomas")) >= {"tms", "sms"}
+
+
+def test_kanji_has_no_phonetic_key() -> None:
+    assert phonetic_keys("田中") == ()
+
+
+@pytest.mark.parametrize(("word", "expected"), [("Tanaka", True), ("Ohno", True), ("Smith", False), ("Emma", False)])
+def test_looks_japanese(word: str, expected: bool) -> None:
+    assert looks_japanese(word) is expected

@@ -1,0 +1,142 @@
+"""Fellegi–Sunter scoring: the README example, TF adjustment, levels, explanations, params."""
+
+import json
+from typing import Any
+
+import pytest
+
+from reunite.matching import ChildClaim, Model, ParentClaim, claim_from_dict, default_model, score_pair
+
+P1001: dict[str, Any] = {
+    "id": "p-1001",
+    "role": "parent",
+    "claimant": {"names": [{"family": "Smith", "given": "John"}], "sex": "M", "nationalities": ["US"]},
+    "other_parent": {
+        "names": [{"family": "田中", "given": "愛子"}, {"family": "Tanaka", "given": "Aiko", "kind": "reading"}],
+        "sex": "F",
+        "nationalities": ["JP"],
+    },
+    "children": [
+        {
+            "ref": "1",
+            "names": [{"family": "Smith", "given": "Emma Yuki"}],
+            "sex": "F",
+            "birth_date": "2012-03-04",
+            "birth_place": {"city": "Seattle", "country": "US"},
+        }
+    ],
+    "separated_on": "2016-07",
+    "last_known_place": {"city": "Osaka", "country": "JP"},
+    "languages": ["en"],
+}
+C2001: dict[str, Any] = {
+    "id": "c-2001",
+    "role": "child",
+    "claimant": {
+        "names": [{"family": "田中", "given": "ゆき"}],
+        "sex": "F",
+        "birth_date": "2012-03-04",
+        "birth_place": {"country": "US"},
+    },
+    "sought_parent": {"names": [{"given": "ジョン"}], "sex": "M", "nationalities": ["US"]},
+    "other_parent": {"names": [{"family": "田中", "given": "愛子"}]},
+    "separated_on": "2016",
+    "languages": ["ja"],
+}
+
+
+def parent(**changes: Any) -> ParentClaim:
+    data = json.loads(json.dumps(P1001))
+    data.update(changes)
+    claim = claim_from_dict(data)
+    assert isinstance(claim, ParentClaim)
+    return claim
+
+
+def child(claimant: dict[str, Any] | None = None, **changes: Any) -> ChildClaim:
+    data = json.loads(json.dumps(C2001))
+    data.update(changes)
+    if claimant is not None:
+        data["claimant"] = claimant
+    claim = claim_from_dict(data)
+    assert isinstance(claim, ChildClaim)
+    return claim
+
+
+@pytest.fixture(scope="module")
+def model() -> Model:
+    return default_model()
+
+
+def test_readme_example_scores_above_threshold_with_readable_explanation(model: Model) -> None:
+    score, explanation = score_pair(child(), parent(), "1", model)
+    assert score >= model.threshold + 10
+    json.dumps(explanation, ensure_ascii=False)
+    assert "ジョン ≈ John" in explanation["matched_forms"]
+    fields = {row["field"]: row for row in explanation["fields"]}
+    assert fields["child_birth_date"]["level"] == "exact"
+    assert fields["child_given"]["detail"] == "ゆき ≈ Yuki"
+    assert fields["child_family"]["level"] == "via_parent"
+    assert fields["sought_given"]["bits"] > 0
+    assert abs(sum(row["bits"] for row in explanation["fields"]) - score) < 0.1
+
+
+def test_different_birth_date_and_parent_push_below_threshold(model: Model) -> None:
+    other = child(
+        claimant={"names": [{"family": "田中", "given": "ゆき"}], "sex": "F", "birth_date": "2009-11-20"},
+        sought_parent={"names": [{"given": "ケビン"}], "sex": "M"},
+        other_parent={"names": [{"family": "田中", "given": "恵子"}]},
+    )
+    score, _explanation = score_pair(other, parent(), "1", model)
+    assert score < model.threshold
+
+
+def test_common_surname_counts_less_than_rare_surname(model: Model) -> None:
+    def family_bits(surname: str) -> float:
+        p = parent(other_parent={"names": [{"family": surname, "given": "愛子"}]})
+        c = child(
+            other_parent={"names": [{"family": surname}]},
+            claimant={"names": [{"family": surname, "given": "ゆき"}], "sex": "F"},
+        )
+        _score, explanation = score_pair(c, p, "1", model)
+        return sum(r["bits"] for r in explanation["fields"] if r["field"] in ("child_family", "other_family"))
+
+    assert family_bits("佐藤") + 2 < family_bits("東海林")
+
+
+def test_reading_match_is_stronger_than_dictionary_reading_only(model: Model) -> None:
+    direct = child(claimant={"names": [{"family": "田中", "given": "ゆき"}], "sex": "F"})
+    via_kanji = child(claimant={"names": [{"family": "田中", "given": "由紀"}], "sex": "F"})
+    direct_score, _ = score_pair(direct, parent(), "1", model)
+    kanji_score, explanation = score_pair(via_kanji, parent(), "1", model)
+    rows = {r["field"]: r for r in explanation["fields"]}
+    assert rows["child_given"]["level"] == "alt_reading"
+    assert kanji_score < direct_score
+
+
+def test_macron_and_passport_spellings_agree(model: Model) -> None:
+    p = parent(other_parent={"names": [{"family": "Ōno", "given": "Yōko"}]})
+    c = child(other_parent={"names": [{"family": "Ohno", "given": "Yoko"}]})
+    _score, explanation = score_pair(c, p, "1", model)
+    rows = {r["field"]: r for r in explanation["fields"]}
+    assert rows["other_family"]["level"] in ("exact", "reading")
+    assert rows["other_given"]["level"] in ("exact", "reading")
+
+
+def test_unknown_child_ref_raises(model: Model) -> None:
+    with pytest.raises(KeyError):
+        score_pair(child(), parent(), "9", model)
+
+
+def test_params_round_trip_through_json(model: Model) -> None:
+    again = Model.from_json(json.loads(json.dumps(model.to_json())))
+    assert again.weights == model.weights
+    assert again.threshold == model.threshold
+    assert score_pair(child(), parent(), "1", again)[0] == pytest.approx(score_pair(child(), parent(), "1", model)[0])
+
+
+def test_params_with_other_levels_are_rejected(model: Model) -> None:
+    data = model.to_json()
+    data["fields"]["child_sex"]["levels"] = ["agree"]
+    with pytest.raises(ValueError, match="child_sex"):
+        Model.from_json(data)
