@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import contextvars
 import os
 import secrets
@@ -255,13 +256,11 @@ def pg_migrated(pg_url: str) -> str:
     return pg_url
 
 
-@pytest.fixture(scope="session")
-def live_server(pg_migrated: str, redis_url: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveServer]:
-    """gunicorn serving the app on a fresh PostgreSQL database (migrated with `flask db upgrade`)."""
-    env = service_env(pg_migrated, TEST_RATELIMIT_STORAGE_URI=redis_url)
+@contextlib.contextmanager
+def running_server(env: dict[str, str], log: Path, port: int | None = None) -> Iterator[LiveServer]:
+    """gunicorn (two workers) with the given environment, until the block ends."""
     bindir = Path(sys.executable).parent
-    port = free_port()
-    log = tmp_path_factory.mktemp("live") / "gunicorn.log"
+    port = port or free_port()
     with log.open("wb") as fh:
         proc = subprocess.Popen(
             [str(bindir / "gunicorn"), "--workers", "2", "--bind", f"127.0.0.1:{port}", "wsgi:app"],
@@ -277,6 +276,54 @@ def live_server(pg_migrated: str, redis_url: str, tmp_path_factory: pytest.TempP
     finally:
         proc.terminate()
         proc.wait(timeout=10)
+
+
+@contextlib.contextmanager
+def running_worker(env: dict[str, str], log: Path, *extra: str) -> Iterator[Path]:
+    """`celery -A worker.celery_app worker` as its own process, until the block ends; yields its log."""
+    celery = Path(sys.executable).parent / "celery"
+    with log.open("wb") as fh:
+        proc = subprocess.Popen(
+            [
+                str(celery),
+                "-A",
+                "worker.celery_app",
+                "worker",
+                "--loglevel=INFO",
+                "--concurrency=1",
+                "--without-gossip",
+                "--without-mingle",
+                "--hostname",
+                f"test-{secrets.token_hex(3)}@%h",
+                *extra,
+            ],
+            cwd=ROOT,
+            env=env,
+            stdout=fh,
+            stderr=subprocess.STDOUT,
+        )
+    try:
+        deadline = time.monotonic() + 60
+        while b"ready." not in log.read_bytes():
+            if proc.poll() is not None or time.monotonic() > deadline:
+                raise RuntimeError("worker did not start:\n" + log.read_text()[-3000:])
+            time.sleep(0.3)
+        yield log
+    finally:
+        proc.terminate()
+        try:
+            proc.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait(timeout=10)
+
+
+@pytest.fixture(scope="session")
+def live_server(pg_migrated: str, redis_url: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveServer]:
+    """gunicorn serving the app on a fresh PostgreSQL database (migrated with `flask db upgrade`)."""
+    env = service_env(pg_migrated, TEST_RATELIMIT_STORAGE_URI=redis_url)
+    with running_server(env, tmp_path_factory.mktemp("live") / "gunicorn.log") as server:
+        yield server
 
 
 @pytest.fixture

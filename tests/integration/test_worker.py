@@ -4,8 +4,6 @@ from __future__ import annotations
 
 import copy
 import secrets
-import subprocess
-import sys
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -19,7 +17,7 @@ from reunite import create_app
 from reunite.claims.models import Claim, ClaimRole
 from reunite.extensions import db
 from reunite.proposals.models import Proposal
-from tests.conftest import ROOT, service_env
+from tests.conftest import running_worker, service_env
 from tests.proposals.conftest import CHILD, PARENT
 
 pytestmark = pytest.mark.services
@@ -39,25 +37,9 @@ def broker(redis_url: str) -> str:
 @pytest.fixture(scope="module")
 def worker(pg_migrated: str, broker: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
     """`celery -A worker.celery_app worker` as its own process; yields its log file."""
-    log = tmp_path_factory.mktemp("worker") / "worker.log"
     env = service_env(pg_migrated, TEST_BROKER_URL=broker)
-    celery = Path(sys.executable).parent / "celery"
-    with log.open("wb") as fh:
-        proc = subprocess.Popen(
-            [str(celery), "-A", "worker.celery_app", "worker", "--loglevel=INFO", "--concurrency=1",
-             "--without-gossip", "--without-mingle", "--hostname", f"test-{secrets.token_hex(3)}@%h"],
-            cwd=ROOT, env=env, stdout=fh, stderr=subprocess.STDOUT,
-        )
-    try:
-        deadline = time.monotonic() + 60
-        while b"ready." not in log.read_bytes():
-            if proc.poll() is not None or time.monotonic() > deadline:
-                raise RuntimeError("worker did not start:\n" + log.read_text()[-3000:])
-            time.sleep(0.3)
+    with running_worker(env, tmp_path_factory.mktemp("worker") / "worker.log") as log:
         yield log
-    finally:
-        proc.terminate()
-        proc.wait(timeout=30)
 
 
 @pytest.fixture
@@ -72,7 +54,9 @@ def pg_app(pg_migrated: str, broker: str) -> Iterator[Flask]:
 
 
 def _store(data: dict[str, Any]) -> int:
-    claim = Claim(public_id="cl-" + secrets.token_hex(6), role=ClaimRole(data["role"]), data=copy.deepcopy(data), version=1)
+    claim = Claim(
+        public_id="cl-" + secrets.token_hex(6), role=ClaimRole(data["role"]), data=copy.deepcopy(data), version=1
+    )
     db.session.add(claim)
     db.session.commit()
     return claim.id
