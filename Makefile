@@ -51,7 +51,7 @@ serve:
 run: install assets translations demo serve
 
 worker: install
-	$(BIN)/celery -A worker.celery_app worker --beat --loglevel=info --concurrency=2
+	$(BIN)/celery -A worker.celery_app worker --beat --loglevel=info --concurrency=1
 
 test: install assets translations browser
 	$(BIN)/python -m pytest
@@ -61,7 +61,7 @@ lint: install
 	$(BIN)/ruff format --check .
 
 typecheck: install
-	$(BIN)/mypy --strict reunite/client/protocol.py reunite/matching
+	$(BIN)/mypy --strict --follow-imports=silent reunite/matching reunite/mailbox reunite/client/protocol.py
 
 clean:
 	rm -rf $(VENV) node_modules reunite/static/dist .pytest_cache .mypy_cache .ruff_cache

@@ -76,7 +76,8 @@ def test_language_picker_overrides_the_browser(client: Any) -> None:
     page = client.get("/help", headers={"Accept-Language": "en"}).get_data(as_text=True)
     token = page.split('name="csrf_token" value="')[1].split('"')[0]
     resp = client.post("/language/ja", data={"csrf_token": token, "next": "/help"})
-    assert resp.status_code == 302 and resp.headers["Location"].endswith("/help")
+    assert resp.status_code == 302
+    assert resp.headers["Location"].endswith("/help")
     html = client.get("/help", headers={"Accept-Language": "en"}).get_data(as_text=True)
     assert "会話を読めるのはだれか" in html
 

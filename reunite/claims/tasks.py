@@ -5,8 +5,8 @@ from __future__ import annotations
 import logging
 
 from celery import shared_task
-from kombu.exceptions import OperationalError as BrokerError
 from celery.exceptions import MaxRetriesExceededError
+from kombu.exceptions import OperationalError as BrokerError
 from sqlalchemy.exc import DBAPIError, IntegrityError, OperationalError, SQLAlchemyError
 
 from reunite.claims import matching_hook

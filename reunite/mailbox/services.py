@@ -77,10 +77,33 @@ def roster(conv: Conversation) -> list[tuple[Member, User]]:
 
 def member_conversation(user: User, public_id: str) -> Conversation:
     """A conversation the user is on the roster of; NotFound otherwise (never reveals existence)."""
+    return _seat(user, public_id).conv
+
+
+@dataclass(frozen=True)
+class _Seat:
+    """A conversation as one member sees it: the conversation, their roster entry, the whole roster."""
+
+    conv: Conversation
+    member: Member
+    members: list[tuple[Member, User]]
+
+    @property
+    def is_moderator(self) -> bool:
+        return self.member.role == "moderator"
+
+    def public_ids(self) -> dict[int, str]:
+        return {u.id: u.public_id for _m, u in self.members}
+
+
+def _seat(user: User, public_id: str) -> _Seat:
     conv = db.session.scalars(select(Conversation).where(Conversation.public_id == public_id)).first()
-    if conv is None or not any(m.user_id == user.id for m, _u in roster(conv)):
-        raise NotFound(_("No such conversation."))
-    return conv
+    if conv is not None:
+        members = roster(conv)
+        for member, u in members:
+            if u.id == user.id:
+                return _Seat(conv, member, members)
+    raise NotFound(_("No such conversation."))
 
 
 def my_conversations(user: User) -> list[Conversation]:
@@ -115,15 +138,15 @@ def has_valid_certificate(user: User) -> bool:
     return check(user)
 
 
-def involves_minor(conv: Conversation) -> bool:
+def involves_minor(conv: Conversation, members: Sequence[tuple[Member, User]] | None = None) -> bool:
     """Whether a child on the roster may be under 18 today."""
     today = datetime.now(UTC).date()
-    return any(u.is_minor_on(today) for m, u in roster(conv) if m.role == "child")
+    return any(u.is_minor_on(today) for m, u in (members if members is not None else roster(conv)) if m.role == "child")
 
 
-def is_premoderated(conv: Conversation) -> bool:
+def is_premoderated(conv: Conversation, members: Sequence[tuple[Member, User]] | None = None) -> bool:
     """Messages are held while a minor takes part, and whenever a moderator set it."""
-    return bool(conv.is_premoderated) or involves_minor(conv)
+    return bool(conv.is_premoderated) or involves_minor(conv, members)
 
 
 def _pending_changes(conv: Conversation) -> dict[int, datetime]:
@@ -346,17 +369,71 @@ def send(sender: User, public_id: str, msg_id: bytes, seq: int, env: p.Envelope)
     :raises Invalid: header, keys, signature, sequence or sizes are wrong.
     :raises Conflict: same msg_id with other bytes; the conversation is paused or closed.
     """
-    conv = member_conversation(sender, public_id)
+    seat = _seat(sender, public_id)
+    conv, members = seat.conv, seat.members
+    replay = _replay(conv, sender, msg_id, seq, env)
+    if replay is not None:
+        return replay
+    _check_open(conv)
+    _check_roster_for_sending(conv, members)
+    _check_envelope(conv, sender, members, msg_id, seq, env)
+    received_ms = now_ms()
+    head = _head_for_update(conv)
+    # Under the lock the sender's last seq cannot move; a concurrent retry of the same msg_id
+    # is caught by the unique constraint below.
+    last = _last_seq(conv, sender)
+    if seq <= last:
+        raise Invalid(_("The sequence number must be greater than your last one (%(last)s).", last=last), field="seq")
+    index = head.size + 1
+    entry_hash = p.convlog_entry(head.head, msg_id, env.c, env.kc, env.nonce, env.body, env.sig, received_ms)
+    msg = Message(
+        conversation_id=conv.id,
+        msg_id=msg_id,
+        sender_id=sender.id,
+        seq=seq,
+        header=env.header,
+        c=env.c,
+        kc=env.kc,
+        nonce=env.nonce,
+        body=env.body,
+        wrapped=[p.b64e(w) for w in env.wrapped],
+        sig=env.sig,
+        received_ms=received_ms,
+        rf=p.reporting_rf(server_frank_key(), env.c, conv.public_id, msg_id, received_ms),
+        chain_index=index,
+        entry_hash=entry_hash,
+        receipt=_receipt(entry_hash, index),
+        state=MessageState.HELD if is_premoderated(conv, members) else MessageState.DELIVERED,
+    )
+    head.size = index
+    head.head = entry_hash
+    db.session.add(msg)
+    try:
+        db.session.flush()
+    except IntegrityError:
+        db.session.rollback()
+        replay = _replay(conv, sender, msg_id, seq, env)
+        if replay is not None:
+            return replay
+        raise Conflict(_("Another message was sent at the same moment. Send it again.")) from None
+    return _accepted(msg, is_new=True)
+
+
+def _replay(conv: Conversation, sender: User, msg_id: bytes, seq: int, env: p.Envelope) -> Accepted | None:
     existing = db.session.scalars(
         select(Message).where(Message.conversation_id == conv.id, Message.msg_id == msg_id)
     ).first()
-    if existing is not None:
-        if _same_envelope(existing, sender, seq, env):
-            return _accepted(existing, is_new=False)
-        raise Conflict(_("A different message was already sent with this message id."), field="msg_id")
-    members = roster(conv)
-    _check_open(conv)
-    _check_roster_for_sending(conv, members)
+    if existing is None:
+        return None
+    if _same_envelope(existing, sender, seq, env):
+        return _accepted(existing, is_new=False)
+    raise Conflict(_("A different message was already sent with this message id."), field="msg_id")
+
+
+def _check_envelope(
+    conv: Conversation, sender: User, members: Sequence[tuple[Member, User]], msg_id: bytes, seq: int, env: p.Envelope
+) -> None:
+    """The checks that need no lock: sizes, header against the roster's current keys, signature."""
     check_sizes(env)
     try:
         header = p.parse_header(env.header)
@@ -386,45 +463,6 @@ def send(sender: User, public_id: str, msg_id: bytes, seq: int, env: p.Envelope)
         raise Invalid(_("The message must carry one wrapped key per roster member."), field="envelope.wrapped")
     if not p.verify_envelope_signature(sender.identity_pk, env):
         raise Invalid(_("The message signature does not verify."), field="envelope.sig")
-    received_ms = now_ms()
-    head = _head_for_update(conv)
-    # Re-check under the lock: a retry of the same send may have been chained meanwhile.
-    again = db.session.scalars(
-        select(Message).where(Message.conversation_id == conv.id, Message.msg_id == msg_id)
-    ).first()
-    if again is not None:
-        if _same_envelope(again, sender, seq, env):
-            return _accepted(again, is_new=False)
-        raise Conflict(_("A different message was already sent with this message id."), field="msg_id")
-    last = _last_seq(conv, sender)
-    if seq <= last:
-        raise Invalid(_("The sequence number must be greater than your last one (%(last)s).", last=last), field="seq")
-    index = head.size + 1
-    entry_hash = p.convlog_entry(head.head, msg_id, env.c, env.kc, env.nonce, env.body, env.sig, received_ms)
-    msg = Message(
-        conversation_id=conv.id,
-        msg_id=msg_id,
-        sender_id=sender.id,
-        seq=seq,
-        header=env.header,
-        c=env.c,
-        kc=env.kc,
-        nonce=env.nonce,
-        body=env.body,
-        wrapped=[p.b64e(w) for w in env.wrapped],
-        sig=env.sig,
-        received_ms=received_ms,
-        rf=p.reporting_rf(server_frank_key(), env.c, conv.public_id, msg_id, received_ms),
-        chain_index=index,
-        entry_hash=entry_hash,
-        receipt=_receipt(entry_hash, index),
-        state=MessageState.HELD if is_premoderated(conv) else MessageState.DELIVERED,
-    )
-    head.size = index
-    head.head = entry_hash
-    db.session.add(msg)
-    db.session.flush()
-    return _accepted(msg, is_new=True)
 
 
 # --- reading ----------------------------------------------------------------------------------
@@ -482,13 +520,12 @@ def _public_ids(ids: set[int]) -> dict[int, str]:
     return {uid: pid for uid, pid in db.session.execute(select(User.id, User.public_id).where(User.id.in_(ids)))}
 
 
-def _entries(
-    conv: Conversation, user: User | None, member: Member | None, after: int, limit: int | None
-) -> list[dict[str, Any]]:
-    """Chain entries after ``after`` in order; ``user``/``member`` None means everything (moderator view)."""
+def _entries(seat: _Seat, after: int, limit: int | None, *, everything: bool = False) -> list[dict[str, Any]]:
+    """Chain entries after ``after`` in order, as the seat's member may see them (or all of them)."""
+    conv = seat.conv
     msg_cond = Message.conversation_id == conv.id
-    if user is not None and member is not None:
-        msg_cond = _visible_messages(conv, user, member)
+    if not everything and not seat.is_moderator:
+        msg_cond = msg_cond & or_(Message.state == MessageState.DELIVERED, Message.sender_id == seat.member.user_id)
     mq = select(Message).where(msg_cond, Message.chain_index > after).order_by(Message.chain_index)
     aq = (
         select(ModAction, Message.msg_id)
@@ -501,7 +538,9 @@ def _entries(
         aq = aq.limit(limit)
     messages = list(db.session.scalars(mq))
     actions = [(a, mid) for a, mid in db.session.execute(aq)]
-    names = _public_ids({m.sender_id for m in messages} | {a.moderator_id for a, _mid in actions})
+    names = seat.public_ids()
+    missing = ({m.sender_id for m in messages} | {a.moderator_id for a, _mid in actions}) - set(names)
+    names |= _public_ids(missing)
     items = [_message_item(m, names[m.sender_id]) for m in messages]
     items += [_action_item(a, mid, names[a.moderator_id]) for a, mid in actions]
     items.sort(key=lambda item: int(item["index"]))
@@ -514,21 +553,20 @@ def messages(user: User, public_id: str, after: int = 0, limit: int = PAGE_DEFAU
     ``next_after`` is the index to pass as ``after`` for the next page (or to poll for new
     entries); ``more`` says whether another page is already waiting.
     """
-    conv = member_conversation(user, public_id)
-    member = _membership(user, conv)
+    seat = _seat(user, public_id)
     limit = max(1, min(limit, PAGE_MAX))
-    items = _entries(conv, user, member, after, limit + 1)
+    items = _entries(seat, after, limit + 1)
     more = len(items) > limit
     items = items[:limit]
     next_after = int(items[-1]["index"]) if items else after
     if items:
         position = db.session.scalars(
-            select(ReadPosition).where(ReadPosition.conversation_id == conv.id, ReadPosition.user_id == user.id)
+            select(ReadPosition).where(ReadPosition.conversation_id == seat.conv.id, ReadPosition.user_id == user.id)
         ).first()
         if position is None:
-            position = ReadPosition(conversation_id=conv.id, user_id=user.id, last_index=0)
-            db.session.add(position)
-        position.last_index = max(position.last_index or 0, next_after)
+            db.session.add(ReadPosition(conversation_id=seat.conv.id, user_id=user.id, last_index=next_after))
+        elif position.last_index < next_after:
+            position.last_index = next_after
         db.session.flush()
     return {"items": items, "next_after": next_after, "more": more}
 
@@ -825,10 +863,9 @@ def export(user: User, public_id: str) -> dict[str, Any]:
     actions) appear as ``{"index", "kind": "withheld", "entry_hash", "receipt"}`` so the chain
     still verifies without revealing them. The client adds ``plaintexts``.
     """
-    conv = member_conversation(user, public_id)
-    member = _membership(user, conv)
-    members = roster(conv)
-    visible = {int(item["index"]): item for item in _entries(conv, user, member, 0, None)}
+    seat = _seat(user, public_id)
+    conv, members = seat.conv, seat.members
+    visible = {int(item["index"]): item for item in _entries(seat, 0, None)}
     entries: list[dict[str, Any]] = []
     all_rows = [
         (m.chain_index, m.entry_hash, m.receipt)

@@ -72,6 +72,15 @@ def queue(filters: QueueFilter) -> list[Proposal]:
     return list(db.session.scalars(query))
 
 
+def _claims_of(proposal: Proposal) -> tuple[Claim, Claim]:
+    """The child claim and the parent claim of a proposal (NotFound if one was erased)."""
+    child = db.session.get(Claim, proposal.child_claim_id)
+    parent = db.session.get(Claim, proposal.parent_claim_id)
+    if child is None or parent is None:
+        raise NotFound(_("No such proposal."))
+    return child, parent
+
+
 def get_proposal(public_id: str) -> Proposal:
     """A proposal by public id, or NotFound."""
     proposal = db.session.scalars(select(Proposal).where(Proposal.public_id == public_id)).first()
@@ -227,9 +236,7 @@ def decide(
         )
     if proposal.status not in WAITING:
         raise Conflict(_("This proposal has already been decided."))
-    child = db.session.get(Claim, proposal.child_claim_id)
-    parent = db.session.get(Claim, proposal.parent_claim_id)
-    assert child is not None and parent is not None  # noqa: S101 - foreign keys
+    child, parent = _claims_of(proposal)
     outcome: Outcome
     if act == DecisionAction.REJECT:
         if not reason:
@@ -481,9 +488,11 @@ def _notify_moderators(proposal: Proposal, kind: str) -> list[int]:
 
 
 def _open_conversation(proposal: Proposal) -> Conversation:
-    child = db.session.get(Claim, proposal.child_claim_id)
-    parent = db.session.get(Claim, proposal.parent_claim_id)
-    assert child is not None and parent is not None and child.owner_id and parent.owner_id  # noqa: S101
+    child, parent = _claims_of(proposal)
+    if child.owner_id is None or parent.owner_id is None:
+        raise Invalid(
+            _("One of these claims was imported and has no account, so nobody could consent. Reject it or wait.")
+        )
     conv = Conversation(
         public_id="cv-" + secrets.token_hex(8),
         proposal_id=proposal.id,

@@ -88,7 +88,8 @@ def test_register_login_change_recover_reset_cycle(live_server: Any) -> None:
     assert resp.status_code == 200
     code = resp.text.split('<p class="recovery-key">')[1].split("<")[0]
     fresh, new_recovery = Client(live.url).complete_reset("live-yuki", code, "fourth password")
-    assert fresh.user["epoch"] == 2 and fresh.keys.sign_seed != session.keys.sign_seed
+    assert fresh.user["epoch"] == 2
+    assert fresh.keys.sign_seed != session.keys.sign_seed
     assert Client(live.url).login("live-yuki", "fourth password").keys.epoch == 2
     assert p.parse_recovery_key(new_recovery) != p.parse_recovery_key(recovery)
     out = _flask_cli(live, "keylog", "verify")
@@ -104,11 +105,13 @@ def test_cli_client_register_login_whoami(live_server: Any) -> None:
     assert reg.returncode == 0, reg.stderr
     assert "Recovery key" in reg.stderr
     who = subprocess.run([*run, "whoami", "cli-ken"], env=env, capture_output=True, text=True, cwd=ROOT)
-    assert who.returncode == 0 and '"username": "cli-ken"' in who.stdout
+    assert who.returncode == 0
+    assert '"username": "cli-ken"' in who.stdout
     bad = subprocess.run(
         [*run, "login", "cli-ken"], env=dict(env, REUNITE_PASSWORD="wrong"), capture_output=True, text=True, cwd=ROOT
     )
-    assert bad.returncode == 1 and "Wrong username or password" in bad.stderr
+    assert bad.returncode == 1
+    assert "Wrong username or password" in bad.stderr
     # The password never reached the server's log.
     assert b"cli password 1" not in live_server.log.read_bytes()
 
@@ -122,7 +125,8 @@ def test_rate_limits_are_shared_between_workers_through_redis(live_server: Any) 
         for i in range(40)
     ]
     # 30 per minute across two gunicorn workers: only a shared (Redis) counter stops at 30.
-    assert codes.count(200) == 30 and codes[-1] == 429
+    assert codes.count(200) == 30
+    assert codes[-1] == 429
 
 
 def test_healthz_on_postgresql(live_server: Any) -> None:

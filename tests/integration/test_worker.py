@@ -92,7 +92,8 @@ def test_worker_matches_claims_queued_after_commit(pg_app: Flask, worker: Path) 
     proposal = _wait_for(
         lambda: db.session.scalars(select(Proposal).where(Proposal.child_claim_id == child_id)).first()
     )
-    assert proposal.parent_claim_id == parent_id and proposal.child_ref == "1"
+    assert proposal.parent_claim_id == parent_id
+    assert proposal.child_ref == "1"
     assert _wait_for(lambda: db.session.get(Claim, child_id).matched_version == 1)
     # Redelivery is harmless: the same task again makes no second proposal.
     enqueue_match(child_id)

@@ -39,7 +39,8 @@ def test_adult_needs_one_approval_then_both_consent_and_the_conversation_opens(f
     services.answer(fam.parent.user, fam.proposal.public_id, True, "John", "I never stopped looking.")
     db.session.commit()
     conv = db.session.scalars(select(Conversation)).one()
-    assert conv.state == ConversationState.OPEN and conv.is_premoderated is False
+    assert conv.state == ConversationState.OPEN
+    assert conv.is_premoderated is False
     roles = sorted(m.role for m in db.session.scalars(select(Member).where(Member.conversation_id == conv.id)))
     assert roles == ["child", "moderator", "parent"]
 
@@ -88,7 +89,8 @@ def test_reject_and_info_request_need_text(family: Any, moderator: Any) -> None:
     assert err.value.field == "addressed_to"
     db.session.rollback()
     outcome = _decide(mod, fam, "request_info", "Do you remember the name of your school?", "child")
-    assert outcome.status == ProposalStatus.INFO_REQUESTED and len(outcome.notifications) == 1
+    assert outcome.status == ProposalStatus.INFO_REQUESTED
+    assert len(outcome.notifications) == 1
     # The proposal waits, and can still be decided afterwards.
     assert _decide(mod, fam, "reject", "The answer rules it out.").status == ProposalStatus.REJECTED
 
@@ -180,5 +182,7 @@ def test_queue_order_and_filters(family: Any, moderator: Any) -> None:
     _decide(moderator(), adult, "reject", "no")
     assert [p.id for p in services.queue(services.QueueFilter(status="rejected"))] == [adult.proposal.id]
     board = services.dashboard()
-    assert board.counts["rejected"] == 1 and board.counts["proposed"] == 1
-    assert sum(w["proposed"] for w in board.weeks) == 2 and sum(w["rejected"] for w in board.weeks) == 1
+    assert board.counts["rejected"] == 1
+    assert board.counts["proposed"] == 1
+    assert sum(w["proposed"] for w in board.weeks) == 2
+    assert sum(w["rejected"] for w in board.weeks) == 1

@@ -112,7 +112,8 @@ def test_decided_proposals_are_left_alone(make_claim: Any) -> None:
     services.match_claim(child.id)
     db.session.commit()
     db.session.refresh(p)
-    assert p.status == ProposalStatus.APPROVED and p.score == score
+    assert p.status == ProposalStatus.APPROVED
+    assert p.score == score
 
 
 def test_sweep_finds_claims_never_matched(make_claim: Any) -> None:
