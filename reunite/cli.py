@@ -208,6 +208,8 @@ def register_cli(app: Flask) -> None:
         for username, role, password, birth_year in DEMO_ACCOUNTS:
             user, _recovery = create_account(username, role, password, birth_year, "ja" if role == Role.CHILD else "en")
             if role in (Role.MODERATOR, Role.ADMIN):
-                services.certify_moderator(user, seed, int(time.time() * 1000) + 365 * 86_400_000)
+                expires_ms = int(time.time() * 1000) + 365 * 86_400_000
+                services.certify_moderator(user, seed, expires_ms)
+                audit.record(None, "moderator.certify", "user", user.public_id, details={"expires_ms": expires_ms})
             click.echo(f"demo {role.value}: {username} / {password}")
         db.session.commit()
