@@ -33,6 +33,9 @@ class Config:
     # Celery broker; when absent, background work runs in-process (eager).
     CELERY_BROKER_URL = _env("CELERY_BROKER_URL", _env("REDIS_URL"))
     CELERY_RESULT_BACKEND = _env("CELERY_RESULT_BACKEND")
+    # The queue tasks go to and workers read; separate deployments (or test runs) sharing one Redis
+    # must use different names.
+    CELERY_QUEUE = _env("CELERY_QUEUE", "reunite")
     RATELIMIT_STORAGE_URI = _env("RATELIMIT_STORAGE_URI", _env("REDIS_URL", "memory://"))
     RATELIMIT_HEADERS_ENABLED = True
     SWEEP_INTERVAL_S = float(_env("SWEEP_INTERVAL_S", "300") or 300)

@@ -5,12 +5,12 @@ from __future__ import annotations
 import json
 import os
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from flask import Flask, request, session
-from flask_login import current_user
+if TYPE_CHECKING:  # importing the package must stay cheap: the matching engine and the client use it
+    from flask import Flask
 
-from config import CONFIGS, INSTANCE_DIR, Config
+    from config import Config
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -30,6 +30,10 @@ def create_app(config: str | Config | None = None, **overrides: Any) -> Flask:
         defaults to $REUNITE_CONFIG, else "development".
     :param overrides: configuration values that win over the class (tests use this).
     """
+    from flask import Flask
+
+    from config import CONFIGS, INSTANCE_DIR
+
     app = Flask(
         __name__,
         template_folder=str(ROOT / "templates"),
@@ -108,7 +112,8 @@ def create_app(config: str | Config | None = None, **overrides: Any) -> Flask:
 
 
 def _select_locale() -> str | None:
-    from flask import has_request_context
+    from flask import has_request_context, request, session
+    from flask_login import current_user
 
     if not has_request_context():
         return None  # CLI and tasks: the default locale

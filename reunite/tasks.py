@@ -26,6 +26,7 @@ def celery_init_app(app: Flask) -> Celery:
         result_serializer="json",
         accept_content=["json"],
         task_always_eager=not broker,
+        task_default_queue=app.config.get("CELERY_QUEUE", "reunite"),
         task_eager_propagates=True,
         task_acks_late=True,
         task_reject_on_worker_lost=True,

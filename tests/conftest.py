@@ -25,6 +25,10 @@ from reunite.client import protocol as p
 from reunite.extensions import db
 
 ROOT = Path(__file__).resolve().parent.parent
+# Every test session gets its own Celery queue, so that two runs on one machine (sharing Redis)
+# never deliver each other's tasks to the wrong worker. The app's config is imported lazily,
+# after this line, and worker processes inherit the variable.
+os.environ.setdefault("CELERY_QUEUE", f"reunite-test-{os.getpid()}-{secrets.token_hex(3)}")
 PG_ADMIN_URL = os.environ.get("TEST_PG_ADMIN_URL", "postgresql://postgres@127.0.0.1:5432/postgres")
 REDIS_URL = os.environ.get("TEST_REDIS_URL", "redis://127.0.0.1:6379/15")
 PASSWORD = "correct horse battery"

@@ -379,10 +379,13 @@ def send(sender: User, public_id: str, msg_id: bytes, seq: int, env: p.Envelope)
     _check_envelope(conv, sender, members, msg_id, seq, env)
     received_ms = now_ms()
     head = _head_for_update(conv)
-    # Under the lock the sender's last seq cannot move; a concurrent retry of the same msg_id
-    # is caught by the unique constraint below.
+    # Under the lock the sender's last seq cannot move.
     last = _last_seq(conv, sender)
     if seq <= last:
+        # A retry of this very send may have been chained while we waited for the lock.
+        replay = _replay(conv, sender, msg_id, seq, env)
+        if replay is not None:
+            return replay
         raise Invalid(_("The sequence number must be greater than your last one (%(last)s).", last=last), field="seq")
     index = head.size + 1
     entry_hash = p.convlog_entry(head.head, msg_id, env.c, env.kc, env.nonce, env.body, env.sig, received_ms)

@@ -144,13 +144,25 @@ def test_from_two_claims_to_an_open_conversation(stack: dict[str, Any]) -> None:
     parent = _person(url, "journey-john", "parent", "john@example.org")
     child = _person(url, "journey-yuki", "child", "yuki@example.org", birth_year=2012, locale="ja")
     assert parent.post("/api/v1/claims", PARENT_CLAIM)
-    assert child.post("/api/v1/claims", CHILD_CLAIM)
+    child_claim = child.post("/api/v1/claims", CHILD_CLAIM)
+    child_claim_id = child_claim["id"]
 
     first, second = _moderator(stack, "journey-mod1"), _moderator(stack, "journey-mod2")
-    queue = _wait(
-        lambda: re.search(r"/moderator/proposals/(pr-[0-9a-f]+)", first.http.get(url + "/moderator/queue").text)
-    )
-    pid = queue.group(1)
+    # Other tests share this database: pick the proposal made for this child's claim.
+    import psycopg
+
+    db_url = stack["env"]["TEST_DATABASE_URL"]
+
+    def proposal_id() -> str | None:
+        with psycopg.connect(db_url) as conn:
+            row = conn.execute(
+                "SELECT p.public_id FROM proposal p JOIN claim c ON c.id = p.child_claim_id WHERE c.public_id = %s",
+                (child_claim_id,),
+            ).fetchone()
+        return row[0] if row else None
+
+    pid = _wait(proposal_id)
+    assert pid in first.http.get(url + "/moderator/queue").text
     review = first.http.get(f"{url}/moderator/proposals/{pid}").text
     assert "ジョン ≈ John" in review
     for mod in (first, second):

@@ -28,7 +28,7 @@ from reunite.extensions import db
 from tests.conftest import ROOT, LiveServer, free_port, service_env, wait_http
 from tests.proposals.conftest import CHILD, PARENT
 
-pytestmark = [pytest.mark.services, pytest.mark.slow, pytest.mark.usefixtures("fresh_limits")]
+pytestmark = [pytest.mark.services, pytest.mark.slow]
 PASSWORD = "a long live password"
 
 
@@ -38,12 +38,27 @@ def org_seed() -> bytes:
 
 
 @pytest.fixture(scope="module")
+def limits_url(redis_url: str) -> str:
+    """A Redis database of these tests' own for rate limits (logins from 127.0.0.1 are counted per address)."""
+    return redis_url.rsplit("/", 1)[0] + "/13"
+
+
+@pytest.fixture(autouse=True)
+def _fresh_limits(limits_url: str) -> None:
+    import redis
+
+    client = redis.Redis.from_url(limits_url)
+    client.flushdb()
+    client.close()
+
+
+@pytest.fixture(scope="module")
 def mailbox_server(
-    pg_migrated: str, redis_url: str, org_seed: bytes, tmp_path_factory: pytest.TempPathFactory
+    pg_migrated: str, limits_url: str, org_seed: bytes, tmp_path_factory: pytest.TempPathFactory
 ) -> Iterator[LiveServer]:
     """The live_server set-up with an organisation key configured (the shared fixture has none)."""
     org_pk = p.b64e(p.new_identity(org_seed).pk)
-    env = service_env(pg_migrated, TEST_RATELIMIT_STORAGE_URI=redis_url, ORG_PUBLIC_KEY=org_pk)
+    env = service_env(pg_migrated, TEST_RATELIMIT_STORAGE_URI=limits_url, ORG_PUBLIC_KEY=org_pk)
     port = free_port()
     log = tmp_path_factory.mktemp("live-mailbox") / "gunicorn.log"
     bindir = Path(sys.executable).parent
@@ -102,7 +117,9 @@ def _open_conversation(pg_url: str, org_seed: bytes, tag: str) -> dict[str, Any]
         matcher.match_claim(pc.id)
         matcher.match_claim(cc.id)
         db.session.commit()
-        proposal = db.session.scalars(select(Proposal).where(Proposal.child_claim_id == cc.id)).one()
+        proposal = db.session.scalars(
+            select(Proposal).where(Proposal.child_claim_id == cc.id, Proposal.parent_claim_id == pc.id)
+        ).one()
         for mod in mods:
             db.session.refresh(proposal)
             moderation.decide(mod, proposal.public_id, "approve", "", proposal.state_version)
@@ -253,3 +270,56 @@ def test_live_moderated_exchange_report_export_and_no_plaintext(
     for secret_text in (marker, rejected, to_report):
         assert secret_text not in log
     assert "Traceback" not in log
+
+
+def test_live_concurrent_retries_store_one_message_and_the_chain_stays_whole(
+    mailbox_server: LiveServer, pg_migrated: str, org_seed: bytes
+) -> None:
+    """Eight copies of one send at once (a client retrying): one row, one receipt for all; then two people
+    sending at once still leave a gap-free chain."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    import psycopg
+
+    live = mailbox_server
+    setup = _open_conversation(pg_migrated, org_seed, secrets.token_hex(3))
+    cid = setup["cid"]
+    boxes = []
+    for name in (setup["parent"], setup["child"]):
+        client = Client(live.url)
+        boxes.append(Mailbox(client, client.login(name, PASSWORD)))
+    parent = boxes[0]
+    roster = parent.conversation(cid)
+    members = [p.RosterMember(r["user_id"], p.b64d(r["enc_pk"]), r["epoch"]) for r in roster["roster"]]
+    sent = p.encrypt_message(parent.session.keys.sign_seed, cid, parent.me, 1, members, "once only", "2026-11-27")
+    body = {"msg_id": p.b64e(sent.msg_id), "seq": 1, "envelope": sent.envelope.to_json()}
+    token = parent.client._token()
+    url = f"{live.url}/api/v1/conversations/{cid}/messages"
+
+    def post(_n: int) -> tuple[int, dict[str, Any]]:
+        resp = parent.client.http.post(url, json=body, headers={"X-CSRFToken": token}, timeout=30)
+        return resp.status_code, resp.json()
+
+    with ThreadPoolExecutor(8) as pool:
+        answers = list(pool.map(post, range(8)))
+    assert sorted(status for status, _ in answers) == [200] * 7 + [201]
+    assert len({a["receipt"] for _s, a in answers}) == 1
+
+    def burst(box: Mailbox) -> list[int]:
+        return [int(box.send(cid, f"burst {n}")[1]["index"]) for n in range(10)]
+
+    with ThreadPoolExecutor(2) as pool:
+        indices = sorted(i for part in pool.map(burst, boxes) for i in part)
+    assert indices == list(range(2, 22))
+    with psycopg.connect(pg_migrated) as conn:
+        count = conn.execute(
+            "SELECT count(*) FROM message m JOIN conversation c ON c.id = m.conversation_id WHERE c.public_id = %s",
+            (cid,),
+        ).fetchone()
+    assert count is not None
+    assert count[0] == 21
+    flask = Path(sys.executable).parent / "flask"
+    check = subprocess.run(
+        [str(flask), "reunite", "mailbox", "verify"], cwd=ROOT, env=live.env, capture_output=True, text=True
+    )
+    assert check.returncode == 0, check.stderr
