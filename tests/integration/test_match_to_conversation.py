@@ -108,6 +108,7 @@ def _person(url: str, name: str, role: str, email: str, **kw: Any) -> Client:
         url + "/notifications/settings", data={"csrf_token": _token(page), "email": email, "save": "1"}
     )
     assert resp.status_code == 200, resp.text[-500:]
+    assert email in client.http.get(url + "/notifications/settings").text
     return client
 
 
@@ -143,9 +144,15 @@ def test_from_two_claims_to_an_open_conversation(stack: dict[str, Any]) -> None:
     smtp = stack["smtp"]
     parent = _person(url, "journey-john", "parent", "john@example.org")
     child = _person(url, "journey-yuki", "child", "yuki@example.org", birth_year=2012, locale="ja")
-    assert parent.post("/api/v1/claims", PARENT_CLAIM)
-    child_claim = child.post("/api/v1/claims", CHILD_CLAIM)
-    child_claim_id = child_claim["id"]
+    # Other tests store the same example family in this database: give this one its own birth date.
+    import copy
+    import secrets
+
+    birth = f"2012-{secrets.randbelow(12) + 1:02d}-{secrets.randbelow(28) + 1:02d}"
+    parent_data, child_data = copy.deepcopy(PARENT_CLAIM), copy.deepcopy(CHILD_CLAIM)
+    parent_data["children"][0]["birth_date"] = child_data["claimant"]["birth_date"] = birth
+    parent_claim_id = parent.post("/api/v1/claims", parent_data)["id"]
+    child_claim_id = child.post("/api/v1/claims", child_data)["id"]
 
     first, second = _moderator(stack, "journey-mod1"), _moderator(stack, "journey-mod2")
     # Other tests share this database: pick the proposal made for this child's claim.
@@ -156,8 +163,9 @@ def test_from_two_claims_to_an_open_conversation(stack: dict[str, Any]) -> None:
     def proposal_id() -> str | None:
         with psycopg.connect(db_url) as conn:
             row = conn.execute(
-                "SELECT p.public_id FROM proposal p JOIN claim c ON c.id = p.child_claim_id WHERE c.public_id = %s",
-                (child_claim_id,),
+                "SELECT p.public_id FROM proposal p JOIN claim c ON c.id = p.child_claim_id"
+                " JOIN claim pc ON pc.id = p.parent_claim_id WHERE c.public_id = %s AND pc.public_id = %s",
+                (child_claim_id, parent_claim_id),
             ).fetchone()
         return row[0] if row else None
 
@@ -179,7 +187,15 @@ def test_from_two_claims_to_an_open_conversation(stack: dict[str, Any]) -> None:
         or "承認" in second.http.get(f"{url}/moderator/proposals/{pid}").text
     )
 
-    mails = smtp.inbox.wait_for(2, timeout=60)
+    try:
+        mails = smtp.inbox.wait_for(2, timeout=60)
+    except AssertionError:
+        with psycopg.connect(db_url) as conn:
+            rows = conn.execute(
+                'SELECT n.kind, n.mail_state, u.username, u.email FROM notification n JOIN "user" u ON u.id = n.user_id'
+                " WHERE u.username LIKE 'journey-%%'"
+            ).fetchall()
+        raise AssertionError(f"mails missing; notifications: {rows}") from None
     assert sorted(m["To"] for m in mails) == ["john@example.org", "yuki@example.org"]
     for m in mails:
         body = body_of(m)
