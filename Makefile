@@ -6,7 +6,7 @@ export FLASK_APP := wsgi:app
 HOST ?= 127.0.0.1
 PORT ?= 5000
 
-.PHONY: run test install browser assets translations db demo worker serve lint typecheck clean extract-messages
+.PHONY: run test bench install browser assets translations db demo worker serve lint typecheck clean extract-messages
 
 $(BIN)/python:
 	$(PY) -m venv $(VENV)
@@ -55,6 +55,17 @@ worker: install
 
 test: install assets translations browser
 	$(BIN)/python -m pytest
+
+$(VENV)/.bench-installed: requirements-bench.txt $(VENV)/.installed
+	$(BIN)/pip install --quiet -r requirements-bench.txt
+	touch $@
+
+# Benchmarks print numbers; they need PostgreSQL and Redis on 127.0.0.1 like the tests.
+bench: $(VENV)/.bench-installed assets translations
+	$(BIN)/python bench/matching_quality.py
+	$(BIN)/python bench/matching_speed.py
+	$(BIN)/python bench/matching_db.py --sizes 10000,100000,1000000
+	$(BIN)/python bench/mailbox_load.py --duration 30
 
 lint: install
 	$(BIN)/ruff check .
