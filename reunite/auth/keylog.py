@@ -39,6 +39,7 @@ def append(user: User, event: str) -> KeyLogEntry:
         epoch=user.enc_epoch,
         ms=ms,
         entry_hash=entry_hash,
+        enc_cert=user.enc_cert,
     )
     head.size += 1
     head.head = entry_hash

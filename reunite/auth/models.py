@@ -115,6 +115,9 @@ class KeyLogEntry(db.Model):  # type: ignore[name-defined,misc]
     epoch: Mapped[int] = mapped_column(Integer)
     ms: Mapped[int] = mapped_column(BigInteger)
     entry_hash: Mapped[bytes] = mapped_column(LargeBinary(32))
+    # The enc_cert of these keys (not part of the hashed entry: it verifies under identity_pk on
+    # its own). Kept so clients can check messages sent before a later reset; null in old rows.
+    enc_cert: Mapped[bytes | None] = mapped_column(LargeBinary(64), nullable=True)
 
 
 class KeyLogHead(db.Model):  # type: ignore[name-defined,misc]

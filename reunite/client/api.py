@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hmac
 import time
 import unicodedata
 from dataclasses import dataclass, field
@@ -219,6 +220,53 @@ def check_roster(conv: dict[str, Any], org_pk: bytes | None, now_ms: int | None 
     return _roster_members(conv)
 
 
+PREVIOUS_KEYS = "sent to your previous keys; it cannot be opened on this account any more"
+
+
+def _certified_keys(r: dict[str, Any]) -> list[tuple[bytes, bytes, int, bytes]]:
+    """A roster member's keys (identity_pk, enc_pk, epoch, enc_cert): current first, then history."""
+    keys = [(p.b64d(r["identity_pk"]), p.b64d(r["enc_pk"]), int(r["epoch"]), p.b64d(r["enc_cert"]))]
+    for old in r.get("key_history", []):
+        keys.append((p.b64d(old["identity_pk"]), p.b64d(old["enc_pk"]), int(old["epoch"]), p.b64d(old["enc_cert"])))
+    return keys
+
+
+def keys_at_send(conv: dict[str, Any], header: p.ParsedHeader) -> tuple[list[p.RosterMember], bytes]:
+    """The roster keys a message's header names, and its sender's identity key, from key histories.
+
+    Every member the header names must be on the conversation's roster (and every roster member
+    in the header); each named (BLAKE2b(enc_pk), epoch) must be one of that member's keys with an
+    ``enc_cert`` that verifies under the identity key of the same epoch; the header's sender
+    identity hash must be the identity key of the sender's named keys.
+
+    :raises VerificationError: naming the failed check.
+    """
+    by_id = {r["user_id"]: r for r in conv["roster"]}
+    if {e.user_id for e in header.roster} != set(by_id):
+        raise p.VerificationError("header roster does not match the conversation's members")
+    members: list[p.RosterMember] = []
+    sender_pk: bytes | None = None
+    for entry in header.roster:
+        r = by_id[entry.user_id]
+        found = None
+        for identity_pk, enc_pk, epoch, cert in _certified_keys(r):
+            if epoch != entry.epoch or not hmac.compare_digest(p.blake2b_256(enc_pk), entry.enc_pk_hash):
+                continue
+            if p.verify_enc_cert(identity_pk, r.get("username", ""), enc_pk, epoch, cert):
+                found = (identity_pk, enc_pk, epoch)
+                break
+        if found is None:
+            raise p.VerificationError(f"header names keys of {entry.user_id} that are not in their certified history")
+        members.append(p.RosterMember(entry.user_id, found[1], found[2]))
+        if entry.user_id == header.sender_id:
+            sender_pk = found[0]
+    if sender_pk is None:
+        raise p.VerificationError("sender is not on the roster")
+    if not hmac.compare_digest(p.blake2b_256(sender_pk), header.sender_identity_hash):
+        raise p.VerificationError("header names a sender identity key not in the sender's history")
+    return members, sender_pk
+
+
 @dataclass(frozen=True)
 class Opened:
     """One chain item after the receiving checks: the message, or why it failed (never its text)."""
@@ -227,6 +275,7 @@ class Opened:
     message: p.OpenedMessage | None
     problem: str | None = None
     key: bytes | None = field(default=None, repr=False)
+    previous_keys: bool = False
 
 
 class Mailbox:
@@ -295,24 +344,34 @@ class Mailbox:
         return answer
 
     def open(self, conv: dict[str, Any], item: dict[str, Any]) -> Opened:
-        """Run every receiving check on one message item; never raises for a bad message."""
-        by_id = {r["user_id"]: r for r in conv["roster"]}
-        sender = by_id.get(item.get("sender_id", ""))
-        mine = by_id.get(self.me)
-        if sender is None or mine is None:
+        """Run every receiving check on one message item; never raises for a bad message.
+
+        The message is checked against the keys its header names (which may be keys a member
+        had before an administrator's reset), each taken from that member's certified key
+        history. A message sealed to one of my keys that is no longer in my key bundle comes
+        back with ``previous_keys`` set once its signature and keys check out.
+        """
+        if self.me not in {r["user_id"] for r in conv["roster"]}:
             return Opened(item, None, "the sender or I am not on the roster")
-        epoch = int(mine["epoch"])
-        if epoch not in self.session.keys.box_seeds:
-            return Opened(item, None, "my key for this epoch is not in my key bundle")
-        box_pk, box_sk = self.session.keys.box_keypair(epoch)
         try:
             env = p.Envelope.from_json(item["envelope"])
-            opened = p.open_envelope(
-                env, self.me, box_pk, box_sk, p.b64d(sender["identity_pk"]), _roster_members(conv), conv_id=conv["id"]
-            )
+            env.check_sizes()
+            header = p.parse_header(env.header)
+            members, sender_pk = keys_at_send(conv, header)
+            mine = next(m for m in members if m.user_id == self.me)
+            if mine.epoch not in self.session.keys.box_seeds:
+                if not p.verify_envelope_signature(sender_pk, env):
+                    return Opened(item, None, "signature does not verify")
+                return Opened(item, None, PREVIOUS_KEYS, previous_keys=True)
+            box_pk, box_sk = self.session.keys.box_keypair(mine.epoch)
+            if p.blake2b_256(box_pk) != p.blake2b_256(mine.enc_pk):
+                if not p.verify_envelope_signature(sender_pk, env):
+                    return Opened(item, None, "signature does not verify")
+                return Opened(item, None, PREVIOUS_KEYS, previous_keys=True)
+            opened = p.open_envelope(env, self.me, box_pk, box_sk, sender_pk, members, conv_id=conv["id"])
             index = [e.user_id for e in opened.header.roster].index(self.me)
             key = p.unwrap_key(env.wrapped[index], box_pk, box_sk)
-        except p.ProtocolError as err:
+        except (p.ProtocolError, ValueError, KeyError, TypeError) as err:
             return Opened(item, None, getattr(err, "reason", str(err)))
         if p.b64e(opened.header.msg_id) != item.get("msg_id") or opened.header.seq != item.get("seq"):
             return Opened(item, None, "the item's msg_id or seq differs from the signed header")

@@ -97,7 +97,9 @@ def _print_item(opened: Any) -> None:
     head = f"#{item['index']} {item['msg_id']} from {item.get('sender_id')} [{state}]"
     if item.get("reason"):
         head += f" (moderator: {item['reason']})"
-    if opened.message is None:
+    if opened.message is None and getattr(opened, "previous_keys", False):
+        print(f"{head}: {opened.problem}; the text is not shown")
+    elif opened.message is None:
         print(f"{head}: failed verification ({opened.problem}); the text is not shown")
     else:
         print(f"{head} at {opened.message.sent_at}:\n{opened.message.text}")

@@ -211,6 +211,20 @@ def _key_changes(conv: Conversation) -> list[dict[str, Any]]:
     ]
 
 
+def _roster_with_history(conv: Conversation) -> list[dict[str, Any]]:
+    """The roster, each entry with ``key_history``: every key of the member with its ``enc_cert``.
+
+    Clients verify each message against the keys its header names, which may be keys a member
+    had before an administrator's reset (see docs/mailbox-api.md).
+    """
+    members = roster(conv)
+    history = _key_history([u for _m, u in members], with_certs=True)
+    items = roster_json(conv)
+    for item in items:
+        item["key_history"] = history[item["user_id"]]
+    return items
+
+
 def conversation_json(user: User, public_id: str) -> dict[str, Any]:
     """The conversation with its roster (keys and certificates) for clients to check before sending."""
     conv = member_conversation(user, public_id)
@@ -220,7 +234,7 @@ def conversation_json(user: User, public_id: str) -> dict[str, Any]:
         "premoderated": is_premoderated(conv),
         "keys_changed_pending": bool(conv.keys_changed_pending),
         "key_changes": _key_changes(conv),
-        "roster": roster_json(conv),
+        "roster": _roster_with_history(conv),
         "my_last_seq": _last_seq(conv, user),
         "close_reason": conv.close_reason,
     }
@@ -838,14 +852,27 @@ def server_keys() -> dict[str, Any]:
     }
 
 
-def _key_history(users: Sequence[User]) -> dict[str, list[dict[str, Any]]]:
+def _key_history(users: Sequence[User], *, with_certs: bool = False) -> dict[str, list[dict[str, Any]]]:
+    """Each user's key log entries, oldest first; ``ms`` = when the keys became current.
+
+    ``with_certs`` adds each entry's ``enc_cert`` and leaves out entries logged before the
+    key log kept certificates (a client could not check them).
+    """
     ids = [u.public_id for u in users]
     history: dict[str, list[dict[str, Any]]] = {pid: [] for pid in ids}
     rows = db.session.scalars(select(KeyLogEntry).where(KeyLogEntry.user_public_id.in_(ids)).order_by(KeyLogEntry.seq))
     for e in rows:
-        history[e.user_public_id].append(
-            {"identity_pk": p.b64e(e.identity_pk), "enc_pk": p.b64e(e.enc_pk), "epoch": e.epoch, "ms": e.ms}
-        )
+        item: dict[str, Any] = {
+            "identity_pk": p.b64e(e.identity_pk),
+            "enc_pk": p.b64e(e.enc_pk),
+            "epoch": e.epoch,
+            "ms": e.ms,
+        }
+        if with_certs:
+            if e.enc_cert is None:
+                continue
+            item["enc_cert"] = p.b64e(e.enc_cert)
+        history[e.user_public_id].append(item)
     return history
 
 

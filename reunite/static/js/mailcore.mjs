@@ -77,7 +77,63 @@ export function decodeRoster(conv) {
     epoch: m.epoch,
     encCert: rn.b64d(m.enc_cert),
     modcert: m.modcert ? { sig: rn.b64d(m.modcert.sig), expiresMs: m.modcert.expires_ms } : null,
+    // Every key the member has had (key log), each with its enc_cert: messages are checked
+    // against the keys their header names, which may predate an administrator's reset.
+    history: (m.key_history || []).map((h) => ({
+      identityPk: rn.b64d(h.identity_pk),
+      encPk: rn.b64d(h.enc_pk),
+      epoch: h.epoch,
+      encCert: rn.b64d(h.enc_cert),
+    })),
   }));
+}
+
+function sameBytes(a, b) {
+  if (a.length !== b.length) return false;
+  let diff = 0;
+  for (let i = 0; i < a.length; i += 1) diff |= a[i] ^ b[i];
+  return diff === 0;
+}
+
+/**
+ * The keys a message's header names, taken from the members' certified key histories:
+ * every roster member named (and no one else); each named (BLAKE2b(enc_pk), epoch) one of that
+ * member's keys whose enc_cert verifies under the identity key of the same epoch; the sender's
+ * identity key the one of the sender's named keys, and its hash the header's.
+ * Returns {roster: [{userId, encPk, epoch}], senderPk} or throws VerificationError.
+ */
+export function keysAtSend(members, header) {
+  const byId = new Map(members.map((m) => [m.userId, m]));
+  const named = new Set(header.roster.map((e) => e.userId));
+  if (named.size !== byId.size || [...byId.keys()].some((id) => !named.has(id))) {
+    throw new rn.VerificationError("header roster does not match the conversation's members");
+  }
+  const roster = [];
+  let senderPk = null;
+  for (const entry of header.roster) {
+    const m = byId.get(entry.userId);
+    const candidates = [
+      { identityPk: m.identityPk, encPk: m.encPk, epoch: m.epoch, encCert: m.encCert },
+      ...(m.history || []),
+    ];
+    const found = candidates.find(
+      (k) =>
+        k.epoch === entry.epoch &&
+        sameBytes(rn.blake2b256(k.encPk), entry.encPkHash) &&
+        m.username !== null &&
+        rn.verifyEncCert(k.identityPk, m.username, k.encPk, k.epoch, k.encCert),
+    );
+    if (!found) {
+      throw new rn.VerificationError(`header names keys of ${entry.userId} that are not in their certified history`);
+    }
+    roster.push({ userId: entry.userId, encPk: found.encPk, epoch: found.epoch });
+    if (entry.userId === header.senderId) senderPk = found.identityPk;
+  }
+  if (senderPk === null) throw new rn.VerificationError('sender is not on the roster');
+  if (!sameBytes(rn.blake2b256(senderPk), header.senderIdentityHash)) {
+    throw new rn.VerificationError("header names a sender identity key not in the sender's history");
+  }
+  return { roster, senderPk };
 }
 
 /**
@@ -119,15 +175,14 @@ export function cryptoRoster(members) {
 /**
  * Open one message item of /messages as a recipient: every check of the protocol, plus the
  * item's own claims (sender, seq, msg_id) against the signed header and the server's receipt.
- * Returns {ok: true, text, sentAt, kf, m, envelope} or {ok: false, reason} (never plaintext).
+ * Returns {ok: true, text, sentAt, kf, m, envelope} or {ok: false, reason, previousKeys?} (never
+ * plaintext); previousKeys: a genuine message sealed to a key of mine I no longer have.
  */
 export function openItem(item, convId, members, keys, serverSignPk) {
   const me = members.find((m) => m.userId === keys.userId);
   const sender = members.find((m) => m.userId === item.sender_id);
   if (!me) return { ok: false, reason: 'I am not on the roster' };
   if (!sender) return { ok: false, reason: 'sender is not on the roster' };
-  const box = keys.box.get(me.epoch);
-  if (!box) return { ok: false, reason: 'no private key for my current epoch' };
   let envelope;
   try {
     envelope = rn.envelopeFromJson(item.envelope);
@@ -136,9 +191,20 @@ export function openItem(item, convId, members, keys, serverSignPk) {
   }
   let opened;
   try {
-    opened = rn.openEnvelope(envelope, me.userId, box.pk, box.sk, sender.identityPk, cryptoRoster(members), {
-      convId,
-    });
+    rn.checkEnvelopeSizes(envelope);
+    const header = rn.parseHeader(envelope.header);
+    const named = keysAtSend(members, header);
+    const mine = named.roster.find((r) => r.userId === me.userId);
+    const box = keys.box.get(mine.epoch);
+    if (!box || !sameBytes(box.pk, mine.encPk)) {
+      // Sealed to a key of mine this account no longer holds (lost in a reset): say so
+      // honestly once the sender's signature and the named keys check out.
+      if (!rn.verifyEnvelopeSignature(named.senderPk, envelope)) {
+        return { ok: false, reason: 'signature does not verify' };
+      }
+      return { ok: false, previousKeys: true, reason: 'sent to my previous keys' };
+    }
+    opened = rn.openEnvelope(envelope, me.userId, box.pk, box.sk, named.senderPk, named.roster, { convId });
   } catch (err) {
     if (err instanceof rn.ProtocolError) return { ok: false, reason: err.message };
     throw err;

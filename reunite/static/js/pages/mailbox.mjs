@@ -255,12 +255,14 @@ class Conversation {
       this.nodes.set(item.msg_id, li);
     }
     li.dataset.signature = signature;
-    li.dataset.state = result.ok ? item.state : 'failed';
+    li.dataset.state = result.ok ? item.state : result.previousKeys ? 'previous-keys' : 'failed';
     const meta = el('p', 'meta');
     meta.append(el('span', 'from', mine ? this.t('you') : sender ? this.who(sender) : '?'));
     if (result.ok) meta.append(el('time', 'when', formatTime(result.sentAt)));
     const children = [meta];
-    if (!result.ok) {
+    if (!result.ok && result.previousKeys) {
+      children.push(el('p', 'previous-keys', this.t('previous-keys')));
+    } else if (!result.ok) {
       children.push(el('p', 'failed', this.t('failed')));
     } else {
       const body = el('p', 'text', result.text);

@@ -165,6 +165,8 @@ class Moderation {
     if (result.ok) {
       li.append(el('p', 'text', result.text));
       li.append(el('p', 'msg-state verified', this.t('verified')));
+    } else if (result.previousKeys) {
+      li.append(el('p', 'previous-keys', this.t('previous-keys')));
     } else {
       li.append(el('p', 'failed', this.t('failed')));
     }
