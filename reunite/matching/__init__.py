@@ -17,7 +17,7 @@ normalise → block → compare → score → explain:
 Service code should use only the names exported here.
 """
 
-from reunite.matching.index import MatchIndex, Proposal, blocking_keys, score_pair
+from reunite.matching.index import MatchIndex, Proposal, blocking_keys, blocking_keys_by_child, score_pair
 from reunite.matching.model import (
     ChildClaim,
     ChildEntry,
@@ -43,6 +43,7 @@ __all__ = [
     "Place",
     "Proposal",
     "blocking_keys",
+    "blocking_keys_by_child",
     "claim_from_dict",
     "default_model",
     "read_claims",

@@ -45,16 +45,24 @@ def _date_keys(d: PartialDate | None, widen: bool) -> set[str]:
     return dates
 
 
-def _prefixes(keys: set[str]) -> set[str]:
-    """Four-letter prefixes of romaji keys, so a typo late in a name still blocks."""
-    return {"^" + k[:4] for k in keys if len(k) >= 6 and k.isascii() and k.isalpha()}
+def prefix_keys(tokens: Iterable[Token]) -> set[str]:
+    """Four-letter prefixes of long romaji tokens, so a typo late in a name still blocks."""
+    return {t.prefix for t in tokens if t.prefix}
 
 
-def _keys(surnames: set[str], givens: set[str], dates: set[str], parent_givens: set[str], cities: set[str]) -> set[str]:
+def _keys(
+    surnames: set[str],
+    givens: set[str],
+    dates: set[str],
+    parent_givens: set[str],
+    cities: set[str],
+    surname_prefixes: set[str],
+    given_prefixes: set[str],
+) -> set[str]:
     ordered = sorted(surnames)
-    fuzzy_surnames = surnames | _prefixes(surnames)
+    fuzzy_surnames = surnames | surname_prefixes
     keys = [f"n{s}|{g}" for s in fuzzy_surnames for g in givens]
-    keys += [f"n{s}|{g}" for s in surnames for g in _prefixes(givens)]
+    keys += [f"n{s}|{g}" for s in surnames for g in given_prefixes]
     keys += [f"q{s}|{p}" for s in ordered for p in parent_givens]
     keys += [f"w{s}|{t}" for i, s in enumerate(ordered) for t in ordered[i + 1 :]]
     keys += [f"p{p}|{g}" for g in givens for p in parent_givens]
@@ -73,17 +81,31 @@ def _cities(place: PlaceFeatures | None) -> set[str]:
 
 def parent_side_keys(ps: ParentSide) -> set[str]:
     """Blocking keys of one child inside a parent claim."""
-    surnames = token_keys(ps.child.family + ps.claimant.family + ps.other.family, SURNAME_READINGS)
+    family = ps.child.family + ps.claimant.family + ps.other.family
+    surnames = token_keys(family, SURNAME_READINGS)
     dates = _date_keys(ps.child.birth, widen=False)
     return _keys(
-        surnames, token_keys(ps.child.given), dates, token_keys(ps.claimant.given), _cities(ps.child.birth_place)
+        surnames,
+        token_keys(ps.child.given),
+        dates,
+        token_keys(ps.claimant.given),
+        _cities(ps.child.birth_place),
+        prefix_keys(family),
+        prefix_keys(ps.child.given),
     )
 
 
 def child_side_keys(cs: ChildSide) -> set[str]:
     """Blocking keys of a child claim."""
-    surnames = token_keys(cs.child.family + cs.sought.family + cs.other.family, SURNAME_READINGS)
+    family = cs.child.family + cs.sought.family + cs.other.family
+    surnames = token_keys(family, SURNAME_READINGS)
     dates = _date_keys(cs.child.birth, widen=True)
     return _keys(
-        surnames, token_keys(cs.child.given), dates, token_keys(cs.sought.given), _cities(cs.child.birth_place)
+        surnames,
+        token_keys(cs.child.given),
+        dates,
+        token_keys(cs.sought.given),
+        _cities(cs.child.birth_place),
+        prefix_keys(family),
+        prefix_keys(cs.child.given),
     )

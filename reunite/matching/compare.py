@@ -29,7 +29,9 @@ from reunite.matching.readings import kanji_readings
 # Kunrei...); "phonetic" = katakana rendering of a foreign name; "alt_reading" = only via a
 # dictionary reading of kanji (weaker); "fuzzy"/"fuzzy_weak" = close spelling (typos).
 NAME_LEVELS = ("exact", "reading", "phonetic", "alt_reading", "fuzzy", "fuzzy_weak", "disagree")
-FAMILY_LEVELS = (*NAME_LEVELS[:-1], "via_parent", "disagree")
+# "via_parent": the child's surname is the other parent's (the parent the child lives
+# with, usually the Japanese parent); "via_claimant": it is the claiming parent's.
+FAMILY_LEVELS = (*NAME_LEVELS[:-1], "via_parent", "via_claimant", "disagree")
 DATE_LEVELS = (
     "exact",
     "year_month",
@@ -47,6 +49,8 @@ SEPARATION_LEVELS = ("same_month", "same_year", "year_off_by_one", "disagree")
 EXACT, READING, PHONETIC, ALT, FUZZY, FUZZY_WEAK = 0, 1, 2, 3, 4, 5
 FUZZY_THRESHOLD = 0.92
 FUZZY_WEAK_THRESHOLD = 0.84
+#: Readings of each side considered when two different kanji spellings are compared.
+KANJI_VARIANT_READINGS = 3
 
 
 @dataclass(frozen=True, slots=True, eq=False)
@@ -65,6 +69,7 @@ class Token:
     alts: tuple[str, ...]
     phon: tuple[str, ...]
     is_foreign: bool
+    prefix: str = ""
 
 
 _uids = itertools.count(1)
@@ -84,7 +89,9 @@ def make_token(display: str, use_readings: bool = True) -> Token:
     else:
         is_foreign = not looks_japanese(display)
     phon = phonetic_keys(display)
-    return Token(next(_uids), display, text, script, key, (), phon, is_foreign)
+    # A four-letter prefix lets a typo late in a long romaji name still share a blocking key.
+    prefix = "^" + key[:4] if len(key) >= 6 else ""
+    return Token(next(_uids), display, text, script, key, (), phon, is_foreign, prefix)
 
 
 @dataclass(frozen=True, slots=True)
@@ -299,7 +306,12 @@ def _token_level_uncached(a: Token, b: Token) -> NameMatch | None:
     a_read = a.alts or (a.key,)
     b_read = b.alts or (b.key,)
     if a.alts or b.alts:
-        common = set(a_read).intersection(b_read)
+        if a.alts and b.alts:
+            # Two different kanji spellings: only readings likely for both count (any of
+            # the combinatorial readings would make 健一 ≈ 雄一 through "takehajime").
+            common = set(a.alts[:KANJI_VARIANT_READINGS]).intersection(b.alts[:KANJI_VARIANT_READINGS])
+        else:
+            common = set(a_read).intersection(b_read)
         if common:
             # The reading the claimant wrote (or pykakasi's first choice) names the value.
             value = b.key if b.key in common else (a.key if a.key in common else min(common))
@@ -335,11 +347,20 @@ def compare_names(left: tuple[Token, ...], right: tuple[Token, ...]) -> NameMatc
     return result
 
 
+_MISSING = NameMatch(-1, "", "", "")
+
+
 def _compare_names(left: tuple[Token, ...], right: tuple[Token, ...]) -> NameMatch | None:
     best: NameMatch | None = None
+    cache = _PAIR_CACHE
+    get = cache.get
     for a in left:
+        high = a.uid << 32
         for b in right:
-            m = _token_level(a, b)
+            # _token_level inlined: this loop runs millions of times in a batch.
+            m = get(high | b.uid, _MISSING)
+            if m is _MISSING:
+                m = _token_level(a, b)
             if m is not None and (best is None or m.level < best.level):
                 best = m
                 if best.level == EXACT:

@@ -40,6 +40,12 @@ def blocking_keys(claim: ParentClaim | ChildClaim, model: Model | None = None) -
     return keys
 
 
+def blocking_keys_by_child(parent_claim: ParentClaim, model: Model | None = None) -> dict[str, set[str]]:
+    """Blocking keys of each child of a parent claim, by ``ref`` (for per-child storage)."""
+    use_readings = True if model is None else model.use_readings
+    return {ps.child_ref: parent_side_keys(ps) for ps in parent_sides(parent_claim, use_readings)}
+
+
 def score_pair(
     child_claim: ChildClaim, parent_claim: ParentClaim, child_ref: str, model: Model | None = None
 ) -> tuple[float, dict[str, Any]]:

@@ -4,8 +4,10 @@ The m and u probabilities are estimated from *labelled* development data (``fit`
 the true links, u from random child/parent pairs. When names agree (exactly, by
 reading, phonetically or through a dictionary reading) the weight gets a term-frequency
 adjustment ``log2(u_exact / tf(value))``, so 佐藤 = 佐藤 counts for less than
-東海林 = 東海林; values are keyed by canonical romaji whatever the script. A pair's score is the sum of the fields'
-log2 likelihood ratios; missing fields contribute nothing.
+東海林 = 東海林; values are keyed by canonical romaji whatever the script. A value agreed
+only through a dictionary reading or a phonetic skeleton and absent from the tables gets
+no adjustment (such a value is usually an unlikely reading, not a rare name). A pair's
+score is the sum of the fields' log2 likelihood ratios; missing fields contribute nothing.
 """
 
 from __future__ import annotations
@@ -27,6 +29,7 @@ from reunite.matching.compare import (
     FAMILY_LEVELS,
     NAME_LEVELS,
     PLACE_LEVELS,
+    READING,
     SEPARATION_LEVELS,
     SEX_LEVELS,
     ChildSide,
@@ -86,6 +89,7 @@ def detail_text(detail: Detail) -> str:
 
 _FUZZY = NAME_LEVELS.index("fuzzy_weak")
 _VIA_PARENT = FAMILY_LEVELS.index("via_parent")
+_VIA_CLAIMANT = FAMILY_LEVELS.index("via_claimant")
 _FAMILY_DISAGREE = len(FAMILY_LEVELS) - 1
 _NAME_DISAGREE = len(NAME_LEVELS) - 1
 
@@ -121,10 +125,16 @@ def compare_pair(cs: ChildSide, ps: ParentSide) -> list[Comparison]:
             used.add(m.tf_key)
             out.append((1, m.level, m.tf_key if m.level <= ALT else "", m))
         else:
-            pm = compare_names(c.family, ps.parents_family)
+            # Which parent the surname came from matters: a child usually carries the
+            # surname of the parent it lives with (the claim's other parent).
+            pm = compare_names(c.family, ps.other.family) if ps.other.family else None
+            level = _VIA_PARENT
+            if pm is None or pm.level > ALT:
+                pm = compare_names(c.family, ps.claimant.family) if ps.claimant.family else None
+                level = _VIA_CLAIMANT
             if pm is not None and pm.level <= ALT:
                 used.add(pm.tf_key)
-                out.append((1, _VIA_PARENT, pm.tf_key, pm))
+                out.append((1, level, pm.tf_key, pm))
             elif k.family or ps.other.family or ps.claimant.family:
                 out.append((1, _FAMILY_DISAGREE, "", None))
     lvl = compare_dates(c.birth, k.birth)
@@ -174,9 +184,12 @@ class Model:
     max_candidates: int = 60
     weights: list[list[float]] = field(init=False, repr=False)
     _tf_by_field: list[dict[str, float] | None] = field(init=False, repr=False)
+    _tf_bits: list[dict[str, float]] = field(init=False, repr=False)
 
     def __post_init__(self) -> None:
         self._tf_by_field = [None if f.tf_table is None else self.tf.get(f.tf_table, {}) for f in FIELDS]
+        # TF adjustments by field and value, computed once (scoring asks millions of times).
+        self._tf_bits = [{} for _f in FIELDS]
         self.weights = [
             [math.log2(mi / ui) for mi, ui in zip(ms, us, strict=True)] for ms, us in zip(self.m, self.u, strict=True)
         ]
@@ -186,8 +199,24 @@ class Model:
         field_i, level, tf_key, _detail = c
         weight = self.weights[field_i][level]
         if tf_key:
-            weight += self._tf_adjustment(field_i, tf_key)
+            weight += self._tf_cached(field_i, level, tf_key)
         return weight
+
+    def _tf_cached(self, field_i: int, level: int, tf_key: str) -> float:
+        """The TF adjustment of an agreement at ``level`` on ``tf_key`` (memoised)."""
+        cached = self._tf_bits[field_i]
+        key = tf_key if level <= READING else "~" + tf_key
+        bits = cached.get(key)
+        if bits is None:
+            table = self._tf_by_field[field_i]
+            if level > READING and table is not None and tf_key not in table:
+                # A value agreed only through a dictionary reading or a phonetic skeleton
+                # that no one in the population is called is no evidence of rarity.
+                bits = 0.0
+            else:
+                bits = self._tf_adjustment(field_i, tf_key)
+            cached[key] = bits
+        return bits
 
     def _tf_adjustment(self, field_i: int, tf_key: str) -> float:
         """Bits added for agreeing on a rarer (or common) value than the average agreement."""
@@ -204,7 +233,7 @@ class Model:
         for field_i, level, tf_key, _detail in comparisons:
             total += weights[field_i][level]
             if tf_key:
-                total += self._tf_adjustment(field_i, tf_key)
+                total += self._tf_cached(field_i, level, tf_key)
         return total
 
     def to_json(self) -> dict[str, Any]:

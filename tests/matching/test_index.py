@@ -5,7 +5,15 @@ from typing import Any
 
 import pytest
 
-from reunite.matching import ChildClaim, MatchIndex, ParentClaim, blocking_keys, claim_from_dict, default_model
+from reunite.matching import (
+    ChildClaim,
+    MatchIndex,
+    ParentClaim,
+    blocking_keys,
+    blocking_keys_by_child,
+    claim_from_dict,
+    default_model,
+)
 from reunite.matching.generate import generate
 
 P1001: dict[str, Any] = {
@@ -79,6 +87,7 @@ def test_blocking_keys_of_both_sides_intersect() -> None:
     child_keys = blocking_keys(load(C2001))
     parent_keys = blocking_keys(load(P1001))
     assert child_keys & parent_keys
+    assert child_keys & blocking_keys_by_child(load(P1001))["1"]
     assert all(len(k) < 60 for k in child_keys | parent_keys)
 
 

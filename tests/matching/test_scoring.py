@@ -6,6 +6,8 @@ from typing import Any
 import pytest
 
 from reunite.matching import ChildClaim, Model, ParentClaim, claim_from_dict, default_model, score_pair
+from reunite.matching.compare import ALT, compare_names, make_token
+from reunite.matching.scoring import FIELD_INDEX, FIELDS
 
 P1001: dict[str, Any] = {
     "id": "p-1001",
@@ -140,3 +142,32 @@ def test_params_with_other_levels_are_rejected(model: Model) -> None:
     data["fields"]["child_sex"]["levels"] = ["agree"]
     with pytest.raises(ValueError, match="child_sex"):
         Model.from_json(data)
+
+
+def test_child_surname_from_the_claimant_is_its_own_level(model: Model) -> None:
+    # The child now uses the claiming parent's surname, not the one listed in the parent
+    # claim and not the other parent's: much weaker evidence than the usual "via_parent"
+    # (on the dev data even negative), but not a disagreement.
+    p = parent(
+        children=[
+            {"ref": "1", "names": [{"family": "Tanaka", "given": "Emma Yuki"}], "sex": "F", "birth_date": "2012-03-04"}
+        ]
+    )
+    c = child(claimant={"names": [{"family": "スミス", "given": "ゆき"}], "sex": "F", "birth_date": "2012-03-04"})
+    _score, explanation = score_pair(c, p, "1", model)
+    fields = {row["field"]: row for row in explanation["fields"]}
+    assert fields["child_family"]["level"] == "via_claimant"
+    assert fields["child_family"]["detail"] == "スミス ≈ Smith"
+    weights = dict(zip(FIELDS[FIELD_INDEX["child_family"]].levels, model.weights[1], strict=True))
+    assert weights["disagree"] < fields["child_family"]["bits"] < weights["via_parent"]
+
+
+def test_different_kanji_spellings_agree_only_through_likely_readings() -> None:
+    # Variant kanji of one name (こうき: 光希 / 晃輝) agree by reading; two different names
+    # must not agree through an unlikely combination of character readings (健一/雄一
+    # both have "takehajime" among their dictionary readings).
+    variant = compare_names((make_token("光希"),), (make_token("晃輝"),))
+    assert variant is not None
+    assert variant.level == ALT
+    assert variant.tf_key == "r:koki"
+    assert compare_names((make_token("健一"),), (make_token("雄一"),)) is None
