@@ -10,41 +10,10 @@ import pytest
 
 from reunite.claims.models import Claim, ClaimRole
 from reunite.extensions import db
+from tests.examples import SPEC_CHILD, SPEC_PARENT
 
-PARENT = {
-    "role": "parent",
-    "claimant": {"names": [{"family": "Smith", "given": "John"}], "sex": "M", "nationalities": ["US"]},
-    "other_parent": {
-        "names": [{"family": "田中", "given": "愛子"}, {"family": "Tanaka", "given": "Aiko", "kind": "reading"}],
-        "sex": "F",
-        "nationalities": ["JP"],
-    },
-    "children": [
-        {
-            "ref": "1",
-            "names": [{"family": "Smith", "given": "Emma Yuki"}],
-            "sex": "F",
-            "birth_date": "2012-03-04",
-            "birth_place": {"city": "Seattle", "country": "US"},
-        }
-    ],
-    "separated_on": "2016-07",
-    "last_known_place": {"city": "Osaka", "country": "JP"},
-    "languages": ["en"],
-}
-CHILD = {
-    "role": "child",
-    "claimant": {
-        "names": [{"family": "田中", "given": "ゆき"}],
-        "sex": "F",
-        "birth_date": "2012-03-04",
-        "birth_place": {"country": "US"},
-    },
-    "sought_parent": {"names": [{"given": "ジョン"}], "sex": "M", "nationalities": ["US"]},
-    "other_parent": {"names": [{"family": "田中", "given": "愛子"}]},
-    "separated_on": "2016",
-    "languages": ["ja"],
-}
+PARENT = {k: v for k, v in copy.deepcopy(SPEC_PARENT).items() if k != "id"}
+CHILD = {k: v for k, v in copy.deepcopy(SPEC_CHILD).items() if k != "id"}
 
 
 @pytest.fixture
