@@ -261,13 +261,15 @@ def pg_migrated(pg_url: str) -> str:
 
 
 @contextlib.contextmanager
-def running_server(env: dict[str, str], log: Path, port: int | None = None) -> Iterator[LiveServer]:
-    """gunicorn (two workers) with the given environment, until the block ends."""
+def running_server(
+    env: dict[str, str], log: Path, port: int | None = None, extra: tuple[str, ...] = ()
+) -> Iterator[LiveServer]:
+    """gunicorn (two workers, plus `extra` arguments) with the given environment, until the block ends."""
     bindir = Path(sys.executable).parent
     port = port or free_port()
     with log.open("wb") as fh:
         proc = subprocess.Popen(
-            [str(bindir / "gunicorn"), "--workers", "2", "--bind", f"127.0.0.1:{port}", "wsgi:app"],
+            [str(bindir / "gunicorn"), "--workers", "2", *extra, "--bind", f"127.0.0.1:{port}", "wsgi:app"],
             cwd=ROOT,
             env=env,
             stdout=fh,
@@ -323,9 +325,17 @@ def running_worker(env: dict[str, str], log: Path, *extra: str) -> Iterator[Path
 
 
 @pytest.fixture(scope="session")
-def live_server(pg_migrated: str, redis_url: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveServer]:
+def org_identity() -> p.Identity:
+    """The organisation key of the live servers (its public half is their ORG_PUBLIC_KEY)."""
+    return p.new_identity()
+
+
+@pytest.fixture(scope="session")
+def live_server(
+    pg_migrated: str, redis_url: str, org_identity: p.Identity, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[LiveServer]:
     """gunicorn serving the app on a fresh PostgreSQL database (migrated with `flask db upgrade`)."""
-    env = service_env(pg_migrated, TEST_RATELIMIT_STORAGE_URI=redis_url)
+    env = service_env(pg_migrated, TEST_RATELIMIT_STORAGE_URI=redis_url, ORG_PUBLIC_KEY=p.b64e(org_identity.pk))
     with running_server(env, tmp_path_factory.mktemp("live") / "gunicorn.log") as server:
         yield server
 

@@ -20,7 +20,6 @@ from tests.browser.test_mailbox_pages import (
     _open_conversation,
     _send,
     _staff_login,
-    live_server,  # noqa: F401 - fixture of this module's server (ORG_PUBLIC_KEY)
     org,  # noqa: F401 - fixture
 )
 from tests.conftest import LiveServer
@@ -51,7 +50,7 @@ def _reset_child(live: LiveServer, username: str, child_id: str) -> None:
 
 
 def test_messages_from_before_a_childs_reset_stay_verified_on_the_page(
-    live_server: LiveServer,  # noqa: F811
+    live_server: LiveServer,
     org: Any,  # noqa: F811
     new_page: Any,
     shots_dir: Path,

@@ -10,10 +10,7 @@ from __future__ import annotations
 import copy
 import re
 import secrets
-import subprocess
-import sys
 import time
-from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -21,7 +18,7 @@ from typing import Any
 import pytest
 
 from reunite.client import protocol as p
-from tests.conftest import ROOT, LiveServer, free_port, service_env, wait_http
+from tests.conftest import LiveServer
 from tests.proposals.conftest import CHILD, PARENT
 
 pytestmark = [pytest.mark.services, pytest.mark.usefixtures("fresh_limits")]
@@ -31,39 +28,9 @@ TIMEOUT = 30_000
 
 
 @pytest.fixture(scope="module")
-def org() -> Any:
-    """The organisation key for this module's server (its public half is the server's configuration)."""
-    return p.new_identity()
-
-
-@pytest.fixture(scope="module")
-def live_server(
-    pg_migrated: str, redis_url: str, org: Any, tmp_path_factory: pytest.TempPathFactory
-) -> Iterator[LiveServer]:
-    """gunicorn on the session's PostgreSQL database, like tests/conftest.py's, with ORG_PUBLIC_KEY set.
-
-    The moderator certificates are checked against that key (server and browser), so this
-    module needs its own server process; the database is the same.
-    """
-    env = service_env(pg_migrated, TEST_RATELIMIT_STORAGE_URI=redis_url, ORG_PUBLIC_KEY=p.b64e(org.pk))
-    bindir = Path(sys.executable).parent
-    port = free_port()
-    log = tmp_path_factory.mktemp("live-mailbox") / "gunicorn.log"
-    with log.open("wb") as fh:
-        proc = subprocess.Popen(
-            [str(bindir / "gunicorn"), "--workers", "2", "--bind", f"127.0.0.1:{port}", "wsgi:app"],
-            cwd=ROOT,
-            env=env,
-            stdout=fh,
-            stderr=subprocess.STDOUT,
-        )
-    url = f"http://127.0.0.1:{port}"
-    try:
-        wait_http(url + "/healthz", proc)
-        yield LiveServer(url=url, env=env, log=log)
-    finally:
-        proc.terminate()
-        proc.wait(timeout=10)
+def org(org_identity: Any) -> Any:
+    """The organisation key of the live server (its public half is the server's configuration)."""
+    return org_identity
 
 
 @dataclass

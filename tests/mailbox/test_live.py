@@ -25,7 +25,7 @@ from reunite.cli import create_account
 from reunite.client import protocol as p
 from reunite.client.api import Client, Mailbox
 from reunite.extensions import db
-from tests.conftest import ROOT, LiveServer, free_port, service_env, wait_http
+from tests.conftest import ROOT, LiveServer, running_server, service_env
 from tests.proposals.conftest import CHILD, PARENT
 
 pytestmark = [pytest.mark.services, pytest.mark.slow]
@@ -59,35 +59,10 @@ def mailbox_server(
     """The live_server set-up with an organisation key configured (the shared fixture has none)."""
     org_pk = p.b64e(p.new_identity(org_seed).pk)
     env = service_env(pg_migrated, TEST_RATELIMIT_STORAGE_URI=limits_url, ORG_PUBLIC_KEY=org_pk)
-    port = free_port()
     log = tmp_path_factory.mktemp("live-mailbox") / "gunicorn.log"
-    bindir = Path(sys.executable).parent
-    with log.open("wb") as fh:
-        proc = subprocess.Popen(
-            [
-                str(bindir / "gunicorn"),
-                "--workers",
-                "2",
-                "--access-logfile",
-                "-",
-                "--log-level",
-                "debug",
-                "--bind",
-                f"127.0.0.1:{port}",
-                "wsgi:app",
-            ],
-            cwd=ROOT,
-            env=env,
-            stdout=fh,
-            stderr=subprocess.STDOUT,
-        )
-    url = f"http://127.0.0.1:{port}"
-    try:
-        wait_http(url + "/healthz", proc)
-        yield LiveServer(url=url, env=env, log=log)
-    finally:
-        proc.terminate()
-        proc.wait(timeout=10)
+    # Access and debug logs on: the plaintext scan reads them.
+    with running_server(env, log, extra=("--access-logfile", "-", "--log-level", "debug")) as server:
+        yield server
 
 
 def _open_conversation(pg_url: str, org_seed: bytes, tag: str) -> dict[str, Any]:
