@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import secrets
-import subprocess
-import sys
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -21,7 +19,7 @@ from reunite.extensions import db
 from reunite.notifications import services
 from reunite.notifications.models import MailState, Notification
 from reunite.notifications.tasks import enqueue_mail
-from tests.conftest import PASSWORD, ROOT, service_env
+from tests.conftest import PASSWORD, running_worker, service_env
 from tests.notifications.conftest import SmtpServer, body_of, start_smtp
 
 pytestmark = pytest.mark.services
@@ -52,39 +50,10 @@ def module_smtp() -> Iterator[SmtpServer]:
 def worker(
     pg_migrated: str, broker: str, module_smtp: SmtpServer, tmp_path_factory: pytest.TempPathFactory
 ) -> Iterator[Path]:
-    """`celery worker` as its own process, with MAIL_URL pointing at the test's SMTP server."""
-    log = tmp_path_factory.mktemp("mailworker") / "worker.log"
-    env = service_env(pg_migrated, TEST_BROKER_URL=broker, MAIL_URL=module_smtp.url, PUBLIC_URL=PUBLIC_URL)
-    celery = Path(sys.executable).parent / "celery"
-    with log.open("wb") as fh:
-        proc = subprocess.Popen(
-            [
-                str(celery),
-                "-A",
-                "tests.notifications.worker_app",
-                "worker",
-                "--loglevel=INFO",
-                "--concurrency=1",
-                "--without-gossip",
-                "--without-mingle",
-                "--hostname",
-                f"mail-{secrets.token_hex(3)}@%h",
-            ],
-            cwd=ROOT,
-            env=env,
-            stdout=fh,
-            stderr=subprocess.STDOUT,
-        )
-    try:
-        deadline = time.monotonic() + 60
-        while b"ready." not in log.read_bytes():
-            if proc.poll() is not None or time.monotonic() > deadline:
-                raise RuntimeError("worker did not start:\n" + log.read_text()[-3000:])
-            time.sleep(0.3)
+    """`celery worker` as its own process, with its mail going to the test's SMTP server."""
+    env = service_env(pg_migrated, TEST_BROKER_URL=broker, TEST_MAIL_URL=module_smtp.url, PUBLIC_URL=PUBLIC_URL)
+    with running_worker(env, tmp_path_factory.mktemp("mailworker") / "worker.log") as log:
         yield log
-    finally:
-        proc.terminate()
-        proc.wait(timeout=30)
 
 
 @pytest.fixture
