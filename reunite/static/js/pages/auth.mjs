@@ -2,39 +2,8 @@
 // Every secret is derived here, in the browser; the server receives only what the protocol
 // allows (auth_key, sealed bundles, public keys, recovery_auth). Private keys stay in memory.
 
+import { ApiError, call } from '../api.mjs';
 import * as rn from '../rncrypto.mjs';
-
-let csrfToken = document.querySelector('meta[name="csrf-token"]')?.content || '';
-
-class ApiError extends Error {
-  constructor(status, data) {
-    super(data.message || `HTTP ${status}`);
-    this.status = status;
-    this.field = data.field || null;
-  }
-}
-
-async function call(path, body) {
-  const init = {
-    method: body === undefined ? 'GET' : 'POST',
-    credentials: 'same-origin',
-    headers: { Accept: 'application/json', 'X-CSRFToken': csrfToken },
-  };
-  if (body !== undefined) {
-    init.headers['Content-Type'] = 'application/json';
-    init.body = JSON.stringify(body);
-  }
-  const res = await fetch(path, init);
-  let data = {};
-  try {
-    data = await res.json();
-  } catch {
-    data = {};
-  }
-  if (data.csrf_token) csrfToken = data.csrf_token;
-  if (!res.ok) throw new ApiError(res.status, data);
-  return data;
-}
 
 // --- form helpers --------------------------------------------------------------------------
 
