@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
+import enum
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import DateTime
+from sqlalchemy import DateTime, Enum
 from sqlalchemy.engine import Dialect
 from sqlalchemy.types import TypeDecorator
 
@@ -34,3 +35,8 @@ class UTCDateTime(TypeDecorator[datetime]):
 def utcnow() -> datetime:
     """The current time as an aware UTC datetime."""
     return datetime.now(UTC)
+
+
+def str_enum(cls: type[enum.Enum]) -> Enum:
+    """A column type storing an enum's values (not its names) as short text on every backend."""
+    return Enum(cls, native_enum=False, length=16, values_callable=lambda e: [m.value for m in e])

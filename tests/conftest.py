@@ -340,11 +340,17 @@ def live_server(
         yield server
 
 
+def flush_redis(url: str) -> str:
+    """Empty one Redis database (a test broker or limiter store) and return its URL."""
+    import redis
+
+    client = redis.Redis.from_url(url)
+    client.flushdb()
+    client.close()
+    return url
+
+
 @pytest.fixture
 def fresh_limits(redis_url: str) -> None:
     """Start a live-server test with empty rate-limit counters (the limiter keeps them in Redis)."""
-    import redis
-
-    client = redis.Redis.from_url(redis_url)
-    client.flushdb()
-    client.close()
+    flush_redis(redis_url)

@@ -6,11 +6,11 @@ import enum
 from datetime import date, datetime
 
 from flask_login import UserMixin
-from sqlalchemy import BigInteger, Enum, Integer, LargeBinary, String, UniqueConstraint
+from sqlalchemy import BigInteger, Integer, LargeBinary, String, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
 
 from reunite.extensions import db
-from reunite.types import UTCDateTime, utcnow
+from reunite.types import UTCDateTime, str_enum, utcnow
 
 
 class Role(enum.StrEnum):
@@ -31,9 +31,7 @@ class User(UserMixin, db.Model):  # type: ignore[name-defined,misc]
     public_id: Mapped[str] = mapped_column(String(32), unique=True)
     username: Mapped[str] = mapped_column(String(64))
     username_key: Mapped[str] = mapped_column(String(64), unique=True)
-    role: Mapped[Role] = mapped_column(
-        Enum(Role, native_enum=False, length=16, values_callable=lambda e: [m.value for m in e])
-    )
+    role: Mapped[Role] = mapped_column(str_enum(Role))
     locale: Mapped[str] = mapped_column(String(8), default="en")
     birth_year: Mapped[int | None] = mapped_column(Integer)
     birth_month: Mapped[int | None] = mapped_column(Integer)

@@ -6,11 +6,11 @@ import enum
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import JSON, Enum, ForeignKey, Index, Integer, String, UniqueConstraint, text
+from sqlalchemy import JSON, ForeignKey, Index, Integer, String, UniqueConstraint, text
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from reunite.extensions import db
-from reunite.types import UTCDateTime, utcnow
+from reunite.types import UTCDateTime, str_enum, utcnow
 
 NEEDS_MATCHING_SQL = "matched_version IS NULL OR matched_version <> version"
 
@@ -37,9 +37,7 @@ class Claim(db.Model):  # type: ignore[name-defined,misc]
     public_id: Mapped[str] = mapped_column(String(32), unique=True)
     owner_id: Mapped[int | None] = mapped_column(ForeignKey("user.id"), index=True)
     source_id: Mapped[str | None] = mapped_column(String(100), unique=True)
-    role: Mapped[ClaimRole] = mapped_column(
-        Enum(ClaimRole, native_enum=False, length=16, values_callable=lambda e: [m.value for m in e])
-    )
+    role: Mapped[ClaimRole] = mapped_column(str_enum(ClaimRole))
     data: Mapped[dict[str, Any]] = mapped_column(JSON)
     version: Mapped[int] = mapped_column(Integer, default=1)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)

@@ -5,12 +5,12 @@ from __future__ import annotations
 import enum
 from datetime import datetime
 
-from sqlalchemy import JSON, BigInteger, Boolean, Enum, ForeignKey, Integer, LargeBinary, String, Text, UniqueConstraint
+from sqlalchemy import JSON, BigInteger, Boolean, ForeignKey, Integer, LargeBinary, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
 from sqlalchemy.sql.expression import false
 
 from reunite.extensions import db
-from reunite.types import UTCDateTime, utcnow
+from reunite.types import UTCDateTime, str_enum, utcnow
 
 
 class ConversationState(enum.StrEnum):
@@ -30,7 +30,7 @@ class Conversation(db.Model):  # type: ignore[name-defined,misc]
     public_id: Mapped[str] = mapped_column(String(32), unique=True)
     proposal_id: Mapped[int] = mapped_column(ForeignKey("proposal.id"), unique=True)
     state: Mapped[ConversationState] = mapped_column(
-        Enum(ConversationState, native_enum=False, length=16, values_callable=lambda e: [m.value for m in e]),
+        str_enum(ConversationState),
         default=ConversationState.OPEN,
     )
     # Messages are held for a moderator while a minor takes part, or when a moderator says so.
@@ -54,10 +54,6 @@ class Member(db.Model):  # type: ignore[name-defined,misc]
     user_id: Mapped[int] = mapped_column(ForeignKey("user.id"), index=True)
     role: Mapped[str] = mapped_column(String(16))  # "child", "parent", "moderator"
     joined_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
-
-
-def _enum(cls: type[enum.Enum]) -> Enum:
-    return Enum(cls, native_enum=False, length=16, values_callable=lambda e: [m.value for m in e])
 
 
 class MessageState(enum.StrEnum):
@@ -108,7 +104,7 @@ class Message(db.Model):  # type: ignore[name-defined,misc]
     chain_index: Mapped[int] = mapped_column(BigInteger)
     entry_hash: Mapped[bytes] = mapped_column(LargeBinary(32))
     receipt: Mapped[bytes] = mapped_column(LargeBinary(64))
-    state: Mapped[MessageState] = mapped_column(_enum(MessageState), index=True)
+    state: Mapped[MessageState] = mapped_column(str_enum(MessageState), index=True)
     # Written by a moderator who rejected (or released) the message; shown to its sender.
     moderation_reason: Mapped[str | None] = mapped_column(Text)
 

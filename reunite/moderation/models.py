@@ -5,15 +5,11 @@ from __future__ import annotations
 import enum
 from datetime import datetime
 
-from sqlalchemy import Enum, ForeignKey, Integer, String, Text, UniqueConstraint
+from sqlalchemy import ForeignKey, Integer, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
 
 from reunite.extensions import db
-from reunite.types import UTCDateTime, utcnow
-
-
-def _enum(cls: type[enum.Enum]) -> Enum:
-    return Enum(cls, native_enum=False, length=16, values_callable=lambda e: [m.value for m in e])
+from reunite.types import UTCDateTime, str_enum, utcnow
 
 
 class DecisionAction(enum.StrEnum):
@@ -32,7 +28,7 @@ class Decision(db.Model):  # type: ignore[name-defined,misc]
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     proposal_id: Mapped[int] = mapped_column(ForeignKey("proposal.id", ondelete="CASCADE"), index=True)
     moderator_id: Mapped[int] = mapped_column(ForeignKey("user.id"))
-    action: Mapped[DecisionAction] = mapped_column(_enum(DecisionAction))
+    action: Mapped[DecisionAction] = mapped_column(str_enum(DecisionAction))
     reason: Mapped[str] = mapped_column(Text, default="")
     # Which claim an information request is for ("child" or "parent"), else "".
     addressed_to: Mapped[str] = mapped_column(String(8), default="")
@@ -79,7 +75,7 @@ class Consent(db.Model):  # type: ignore[name-defined,misc]
     proposal_id: Mapped[int] = mapped_column(ForeignKey("proposal.id", ondelete="CASCADE"), index=True)
     user_id: Mapped[int] = mapped_column(ForeignKey("user.id"), index=True)
     side: Mapped[str] = mapped_column(String(8))  # "child" or "parent"
-    state: Mapped[ConsentState] = mapped_column(_enum(ConsentState), default=ConsentState.PENDING)
+    state: Mapped[ConsentState] = mapped_column(str_enum(ConsentState), default=ConsentState.PENDING)
     # Only these two are ever shown to the other person, and only after this person accepted.
     shared_name: Mapped[str] = mapped_column(String(120), default="")
     shared_message: Mapped[str] = mapped_column(Text, default="")

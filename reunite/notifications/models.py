@@ -5,11 +5,11 @@ from __future__ import annotations
 import enum
 from datetime import datetime
 
-from sqlalchemy import Enum, ForeignKey, Index, Integer, String
+from sqlalchemy import ForeignKey, Index, Integer, String
 from sqlalchemy.orm import Mapped, mapped_column
 
 from reunite.extensions import db
-from reunite.types import UTCDateTime, utcnow
+from reunite.types import UTCDateTime, str_enum, utcnow
 
 
 class MailState(enum.StrEnum):
@@ -34,7 +34,7 @@ class Notification(db.Model):  # type: ignore[name-defined,misc]
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     read_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     mail_state: Mapped[MailState] = mapped_column(
-        Enum(MailState, native_enum=False, length=16, values_callable=lambda e: [m.value for m in e]),
+        str_enum(MailState),
         default=MailState.NONE,
     )
     mail_attempts: Mapped[int] = mapped_column(Integer, default=0)

@@ -6,11 +6,11 @@ import enum
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import JSON, Boolean, Enum, Float, ForeignKey, Integer, String, UniqueConstraint
+from sqlalchemy import JSON, Boolean, Float, ForeignKey, Integer, String, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
 
 from reunite.extensions import db
-from reunite.types import UTCDateTime, utcnow
+from reunite.types import UTCDateTime, str_enum, utcnow
 
 
 class ProposalStatus(enum.StrEnum):
@@ -40,7 +40,7 @@ class Proposal(db.Model):  # type: ignore[name-defined,misc]
     # Hash of the claim content in the fields that matched: a rejected pair comes back only when it changes.
     matched_sig: Mapped[str] = mapped_column(String(64))
     status: Mapped[ProposalStatus] = mapped_column(
-        Enum(ProposalStatus, native_enum=False, length=16, values_callable=lambda e: [m.value for m in e]),
+        str_enum(ProposalStatus),
         default=ProposalStatus.PROPOSED,
         index=True,
     )

@@ -17,7 +17,7 @@ from reunite import create_app
 from reunite.claims.models import Claim, ClaimRole
 from reunite.extensions import db
 from reunite.proposals.models import Proposal
-from tests.conftest import running_worker, service_env
+from tests.conftest import flush_redis, running_worker, service_env
 from tests.proposals.conftest import CHILD, PARENT
 
 pytestmark = pytest.mark.services
@@ -26,12 +26,7 @@ BROKER = "redis://127.0.0.1:6379/14"
 
 @pytest.fixture(scope="module")
 def broker(redis_url: str) -> str:
-    import redis
-
-    client = redis.Redis.from_url(BROKER)
-    client.flushdb()
-    client.close()
-    return BROKER
+    return flush_redis(BROKER)
 
 
 @pytest.fixture(scope="module")

@@ -19,7 +19,7 @@ from reunite.extensions import db
 from reunite.notifications import services
 from reunite.notifications.models import MailState, Notification
 from reunite.notifications.tasks import enqueue_mail
-from tests.conftest import PASSWORD, running_worker, service_env
+from tests.conftest import PASSWORD, flush_redis, running_worker, service_env
 from tests.notifications.conftest import SmtpServer, body_of, start_smtp
 
 pytestmark = pytest.mark.services
@@ -29,12 +29,7 @@ PUBLIC_URL = "https://reunite.example"
 
 @pytest.fixture(scope="module")
 def broker(redis_url: str) -> str:
-    import redis
-
-    client = redis.Redis.from_url(BROKER)
-    client.flushdb()
-    client.close()
-    return BROKER
+    return flush_redis(BROKER)
 
 
 @pytest.fixture(scope="module")
