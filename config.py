@@ -36,10 +36,21 @@ class Config:
     # The queue tasks go to and workers read; separate deployments (or test runs) sharing one Redis
     # must use different names.
     CELERY_QUEUE = _env("CELERY_QUEUE", "reunite")
+    # How long Redis keeps a task that a worker took but never acknowledged (the worker died)
+    # before handing it to another worker. Longer than any retry countdown (mail: at most
+    # MAIL_RETRY_BACKOFF_MAX_S), or a delayed retry is delivered twice (harmless, tasks are idempotent).
+    BROKER_VISIBILITY_TIMEOUT_S = float(_env("BROKER_VISIBILITY_TIMEOUT_S", "3600") or 3600)
     RATELIMIT_STORAGE_URI = _env("RATELIMIT_STORAGE_URI", _env("REDIS_URL", "memory://"))
     RATELIMIT_HEADERS_ENABLED = True
+    # When the limiter's Redis is unreachable, keep limiting in this process's memory (and go back
+    # to Redis once it answers) instead of failing every request.
+    RATELIMIT_IN_MEMORY_FALLBACK_ENABLED = True
+    RATELIMIT_SWALLOW_ERRORS = True
     SWEEP_INTERVAL_S = float(_env("SWEEP_INTERVAL_S", "300") or 300)
     MAIL_SWEEP_INTERVAL_S = float(_env("MAIL_SWEEP_INTERVAL_S", "60") or 60)
+    # Notification mail retries wait about BASE * 2**attempt seconds (with jitter), at most MAX.
+    MAIL_RETRY_BACKOFF_S = int(_env("MAIL_RETRY_BACKOFF_S", "1") or 1)
+    MAIL_RETRY_BACKOFF_MAX_S = int(_env("MAIL_RETRY_BACKOFF_MAX_S", "600") or 600)
     MAIL_URL = _env("MAIL_URL")
     MAIL_FROM = _env("MAIL_FROM", "reunite@localhost")
     ORG_PUBLIC_KEY = _env("ORG_PUBLIC_KEY")
@@ -109,8 +120,8 @@ class TestingConfig(Config):
     RATELIMIT_STORAGE_URI = _env("TEST_RATELIMIT_STORAGE_URI", "memory://")
     SESSION_COOKIE_SECURE = False
     REMEMBER_COOKIE_SECURE = False
-    SECRET_KEY = "test-secret-key"  # noqa: S105 - test only
-    PRELOGIN_SECRET = "test-prelogin-secret"  # noqa: S105 - test only
+    SECRET_KEY = "test-secret-key"  # noqa: S105 - test only  # nosec B105
+    PRELOGIN_SECRET = "test-prelogin-secret"  # noqa: S105 - test only  # nosec B105
     SERVER_SIGNING_SEED = "test-server-signing-seed"  # noqa: S105 - test only
     SERVER_FRANK_KEY = "test-server-frank-key"  # noqa: S105 - test only
     KDF_OPS = 1

@@ -2,16 +2,17 @@
 
 from __future__ import annotations
 
+import contextlib
 import logging
 
-from flask import Flask, Request, jsonify, render_template, request
+from flask import Flask, Request, g, jsonify, render_template, request
 from flask.typing import ResponseReturnValue
 from flask_babel import gettext as _
 from flask_wtf.csrf import CSRFError
-from sqlalchemy.exc import OperationalError
+from sqlalchemy.exc import InterfaceError, OperationalError
 from werkzeug.exceptions import HTTPException
 
-from reunite.extensions import db
+from reunite.extensions import db, login
 
 log = logging.getLogger(__name__)
 
@@ -110,8 +111,16 @@ def register_error_handlers(app: Flask) -> None:
         return response
 
     @app.errorhandler(OperationalError)
-    def _db_down(err: OperationalError) -> ResponseReturnValue:
-        db.session.rollback()
+    @app.errorhandler(InterfaceError)
+    def _db_down(err: OperationalError | InterfaceError) -> ResponseReturnValue:
+        # The database is unreachable (restarting, or the connection broke mid-request): the
+        # transaction is rolled back, so nothing half-written stays, and the pool's pre-ping
+        # replaces the dead connections once it is back.
+        with contextlib.suppress(OperationalError, InterfaceError):
+            db.session.rollback()
         log.warning("database unavailable: %s", type(err).__name__)
+        # The page must not touch the database (base.html and the language choice read
+        # current_user, whose row may be expired by the rollback): answer as for a visitor.
+        g._login_user = login.anonymous_user()
         resp = _answer(503, "unavailable", _("The service is briefly unavailable. Try again in a minute."))
         return resp[0], resp[1], {"Retry-After": "30"}  # type: ignore[index]

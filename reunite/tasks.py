@@ -8,6 +8,23 @@ from celery import Celery, Task
 from flask import Flask
 
 
+def broker_transport_options(visibility_timeout_s: float) -> dict[str, float]:
+    """Redis transport options: when an unacknowledged task is handed to another worker.
+
+    A task a worker took and never acknowledged (the worker was killed) goes back to the queue
+    once it is ``visibility_timeout_s`` old. Workers look for such tasks about every tenth of that
+    time (kombu's default cadence of 100 s for the default hour), so a short timeout also means
+    a prompt redelivery.
+    """
+    scan_every = max(1.0, min(100.0, visibility_timeout_s / 10))
+    interval = min(10.0, scan_every)
+    return {
+        "visibility_timeout": visibility_timeout_s,
+        "unacked_restore_interval": interval,
+        "unacked_restore_throttle": max(1, round(scan_every / interval)),
+    }
+
+
 def celery_init_app(app: Flask) -> Celery:
     """Create the Celery app bound to `app`; with no broker configured, tasks run in-process."""
 
@@ -31,7 +48,7 @@ def celery_init_app(app: Flask) -> Celery:
         task_acks_late=True,
         task_reject_on_worker_lost=True,
         worker_prefetch_multiplier=1,
-        broker_transport_options={"visibility_timeout": 3600},
+        broker_transport_options=broker_transport_options(float(app.config.get("BROKER_VISIBILITY_TIMEOUT_S", 3600))),
         broker_connection_retry_on_startup=True,
         timezone="UTC",
         enable_utc=True,

@@ -8,6 +8,8 @@ from typing import Any
 
 from celery import shared_task
 from celery.exceptions import Retry
+from celery.utils.time import get_exponential_backoff_interval
+from flask import current_app
 from kombu.exceptions import OperationalError as BrokerError
 
 from reunite.extensions import db
@@ -31,14 +33,32 @@ MAX_RETRIES = 8
 def send_notification_mail(self: Any, notification_id: int) -> str:
     """Send one notification's mail (re-read by id; a sent mail is never sent twice).
 
-    A temporary SMTP or network failure is raised so Celery retries with exponential backoff;
+    A temporary SMTP or network failure is retried with exponential backoff (see
+    :func:`retry_countdown`; the decorator's backoff covers only errors escaping ``deliver``);
     the attempt after the last retry marks the mail failed.
     """
     outcome = services.deliver(notification_id, is_last_attempt=self.request.retries >= MAX_RETRIES)
     db.session.commit()
     if outcome.retry_error is not None:
-        raise outcome.retry_error
+        raise self.retry(exc=outcome.retry_error, countdown=retry_countdown(self.request.retries))
     return outcome.state.value
+
+
+def retry_countdown(retries: int) -> int:
+    """Seconds before the next attempt: exponential from MAIL_RETRY_BACKOFF_S, capped at MAIL_RETRY_BACKOFF_MAX_S.
+
+    Full jitter (a random wait up to that bound) spreads the retries of many mails after an
+    outage of the mail server.
+    """
+    config = current_app.config
+    return int(
+        get_exponential_backoff_interval(
+            factor=max(1, int(config.get("MAIL_RETRY_BACKOFF_S", 1))),
+            retries=retries,
+            maximum=max(1, int(config.get("MAIL_RETRY_BACKOFF_MAX_S", 600))),
+            full_jitter=True,
+        )
+    )
 
 
 def enqueue_mail(notification_id: int) -> None:
