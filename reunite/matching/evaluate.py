@@ -87,7 +87,7 @@ def _cpu() -> float:
 
 def _match_chunk(chunk: list[ChildClaim]) -> tuple[dict[str, list[Proposal]], int]:
     """Worker: match a chunk of child claims against the index inherited by fork."""
-    assert _FORKED is not None  # noqa: S101 - set before the pool forks
+    assert _FORKED is not None  # noqa: S101 - set before the pool forks; type narrowing only  # nosec B101
     index, threshold = _FORKED
     before = index.pairs_scored
     return {c.id: index.match(c, threshold) for c in chunk}, index.pairs_scored - before

@@ -252,7 +252,7 @@ class Generator:
     """Draws families and renders them as claims with realistic noise."""
 
     def __init__(self, seed: int, child_dob: bool = True) -> None:
-        self.rng = random.Random(seed)
+        self.rng = random.Random(seed)  # nosec B311  # seeded on purpose: reproducible synthetic families
         self.keep_child_dob = child_dob
 
     # -- drawing -------------------------------------------------------------------------

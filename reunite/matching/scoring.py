@@ -349,7 +349,7 @@ def sample_random_pairs(
     seed: int = 0,
 ) -> list[tuple[ChildSide, ParentSide]]:
     """Draw ``n`` random non-linked pairs (the u population)."""
-    rng = random.Random(seed)
+    rng = random.Random(seed)  # nosec B311  # seeded on purpose: reproducible EM initialisation, not a secret
     out: list[tuple[ChildSide, ParentSide]] = []
     while len(out) < n:
         cs = rng.choice(children)
