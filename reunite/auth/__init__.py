@@ -4,4 +4,4 @@ from flask import Blueprint
 
 bp = Blueprint("auth", __name__)
 
-from reunite.auth import api, routes  # noqa: E402,F401  (routes attach to bp)
+from reunite.auth import api, privacy, routes  # noqa: E402,F401  (routes attach to bp)

@@ -70,6 +70,14 @@ class User(UserMixin, db.Model):  # type: ignore[name-defined,misc]
     session_nonce: Mapped[str] = mapped_column(String(32))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     keys_changed_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    # Set when the person erased the account: the row is then a tombstone that keeps only the
+    # public id, the role and the public keys (see reunite.auth.erasure).
+    erased_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+    @property
+    def is_erased(self) -> bool:
+        """Whether the account was erased (a tombstone that can never log in)."""
+        return self.erased_at is not None
 
     def get_id(self) -> str:
         """Flask-Login identity: public id plus the session nonce, so a nonce change logs out."""

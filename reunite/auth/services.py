@@ -304,7 +304,7 @@ def issue_reset(admin: User, target_public_id: str) -> str:
     if admin.role != Role.ADMIN:
         raise Forbidden(_("Only administrators can reset accounts."))
     user = db.session.scalars(select(User).where(User.public_id == target_public_id)).first()
-    if user is None:
+    if user is None or user.erased_at is not None:  # an erased account has nothing to reset
         raise NotFound(_("No such account."))
     raw = base64.b32encode(secrets.token_bytes(15)).decode()
     code = "-".join(raw[i : i + 4] for i in range(0, len(raw), 4))

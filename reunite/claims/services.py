@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from flask_babel import gettext as _
-from sqlalchemy import or_, select
+from sqlalchemy import delete, or_, select
 
 from reunite.auth.models import Role, User
 from reunite.claims.models import Claim, ClaimRevision, ClaimRole
@@ -102,6 +102,22 @@ def list_own_claims(owner: User) -> list[Claim]:
     return list(
         db.session.scalars(select(Claim).where(Claim.owner_id == owner.id).order_by(Claim.created_at.desc(), Claim.id))
     )
+
+
+def erase_own_claims(owner: User) -> list[int]:
+    """Account erasure: delete the owner's claims with their whole revision history.
+
+    Call only after every proposal on these claims was detached from them
+    (:func:`reunite.moderation.services.close_for_erasure`). Flushes; the caller commits.
+
+    :returns: the ids of the deleted claims (for the matcher to drop them from its index).
+    """
+    ids = list(db.session.scalars(select(Claim.id).where(Claim.owner_id == owner.id)))
+    if ids:
+        db.session.execute(delete(ClaimRevision).where(ClaimRevision.claim_id.in_(ids)))
+        db.session.execute(delete(Claim).where(Claim.id.in_(ids)))
+        db.session.flush()
+    return ids
 
 
 def _apply_change(claim: Claim, clean: dict[str, Any], author: User | None) -> bool:

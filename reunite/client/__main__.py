@@ -1,5 +1,8 @@
 """Command line: `python -m reunite.client register|login|whoami|...|conversations|read|send|report|export`.
 
+`export-account` downloads everything the service holds about you; `delete-account` erases the
+account for good (after a fresh password proof).
+
 Each command runs in one process: it logs in (asking for the password), does its work, and
 forgets the keys when it exits. Passwords are read without echo (or from REUNITE_PASSWORD /
 REUNITE_NEW_PASSWORD for scripts). Mailbox commands pin partners' identity keys in
@@ -41,7 +44,7 @@ def main(argv: list[str] | None = None) -> int:
     reg.add_argument("--birth-year", type=int)
     reg.add_argument("--birth-month", type=int)
     reg.add_argument("--locale", choices=["en", "ja"], default="en")
-    for name in ("login", "whoami", "change-password"):
+    for name in ("login", "whoami", "change-password", "delete-account", "export-account"):
         cmd = sub.add_parser(name)
         cmd.add_argument("username")
         cmd.add_argument("--totp", help="six-digit code (moderators and admins)")
@@ -52,6 +55,9 @@ def main(argv: list[str] | None = None) -> int:
     rst.add_argument("username")
     rst.add_argument("--code", required=True)
     mailbox_cli.add_commands(sub)
+    for name in ("delete-account", "export-account"):
+        sub.choices[name].add_argument("--out", help="export-account: write the JSON here instead of stdout")
+        sub.choices[name].add_argument("--yes", action="store_true", help="delete-account: do not ask to confirm")
     args = parser.parse_args(argv)
     if args.command == "verify-export":
         return mailbox_cli.verify_export(args)
@@ -89,10 +95,23 @@ def main(argv: list[str] | None = None) -> int:
                 print(json.dumps({"logged_in": session.user["id"], "epoch": session.keys.epoch}))
             elif args.command == "whoami":
                 print(json.dumps(client.whoami()))
+            elif args.command == "export-account":
+                text = json.dumps(client.export_account(), ensure_ascii=False, indent=1)
+                if args.out:
+                    with open(args.out, "w", encoding="utf-8") as out:
+                        out.write(text)
+                    os.chmod(args.out, 0o600)
+                else:
+                    print(text)
+            elif args.command == "delete-account":
+                if not args.yes and input(f"Delete the account {args.username} for good? Type yes: ") != "yes":
+                    print("not deleted", file=sys.stderr)
+                    return 2
+                print(json.dumps(client.delete_account(_password("REUNITE_PASSWORD", "Password: "))))
             else:
                 new = _password("REUNITE_NEW_PASSWORD", "New password: ", confirm=True)
                 client.change_password(_password("REUNITE_PASSWORD", "Password: "), new)
-                print(json.dumps({"password_changed": True}))
+                print(json.dumps({"password_changed": True}))  # nosec B105  # a status flag, not a password
     except ApiError as err:
         print(f"refused: {err.message}" + (f" (field: {err.field})" if err.field else ""), file=sys.stderr)
         return 1

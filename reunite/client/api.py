@@ -155,6 +155,16 @@ class Client:
         data = self.post("/api/v1/auth/password", body)
         return Session(user=data["user"], keys=keys)
 
+    def delete_account(self, password: str) -> dict[str, Any]:
+        """Erase the logged-in account for good, proving the password afresh (only the derived auth key is sent)."""
+        own = self.get("/api/v1/auth/bundle")
+        derived = p.derive_login_keys(password, p.b64d(own["salt"]), int(own["ops"]), int(own["mem"]))
+        return self.post("/api/v1/account/delete", {"auth_key": p.b64e(derived.auth_key), "confirm": True})
+
+    def export_account(self) -> dict[str, Any]:
+        """Everything the service holds about the logged-in person (claims, matches, conversations, ...)."""
+        return self.get("/api/v1/account/export")
+
     def recover(self, username: str, recovery_key_text: str, new_password: str) -> Session:
         """Use the recovery key to open the recovery copy and set a new password."""
         username = unicodedata.normalize("NFC", username.strip())

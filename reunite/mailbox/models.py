@@ -54,6 +54,10 @@ class Member(db.Model):  # type: ignore[name-defined,misc]
     user_id: Mapped[int] = mapped_column(ForeignKey("user.id"), index=True)
     role: Mapped[str] = mapped_column(String(16))  # "child", "parent", "moderator"
     joined_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    # The username of a member who erased their account, kept only in this conversation's record
+    # for the members who remain: every enc_cert signs the username, so without it their
+    # clients could not verify any message of the conversation any more.
+    departed_username: Mapped[str | None] = mapped_column(String(64))
 
 
 class MessageState(enum.StrEnum):

@@ -72,10 +72,15 @@ def queue(filters: QueueFilter) -> list[Proposal]:
     return list(db.session.scalars(query))
 
 
+def _claim(claim_id: int | None) -> Claim | None:
+    """A claim by id; None when the id is None (the claim's owner erased their account) or it is gone."""
+    return None if claim_id is None else db.session.get(Claim, claim_id)
+
+
 def _claims_of(proposal: Proposal) -> tuple[Claim, Claim]:
     """The child claim and the parent claim of a proposal (NotFound if one was erased)."""
-    child = db.session.get(Claim, proposal.child_claim_id)
-    parent = db.session.get(Claim, proposal.parent_claim_id)
+    child = _claim(proposal.child_claim_id)
+    parent = _claim(proposal.parent_claim_id)
     if child is None or parent is None:
         raise NotFound(_("No such proposal."))
     return child, parent
@@ -116,8 +121,8 @@ class Review:
 def review(public_id: str) -> Review:
     """Both claims side by side with the engine's explanation, drawn as bars."""
     proposal = get_proposal(public_id)
-    child = db.session.get(Claim, proposal.child_claim_id)
-    parent = db.session.get(Claim, proposal.parent_claim_id)
+    child = _claim(proposal.child_claim_id)
+    parent = _claim(proposal.parent_claim_id)
     if child is None or parent is None:
         raise NotFound(_("No such proposal."))
     entry = next((c for c in parent.data.get("children", []) if c.get("ref") == proposal.child_ref), {})
@@ -413,7 +418,7 @@ def notice(user: User, proposal_public_id: str) -> Notice:
     if proposal is None or mine is None or other is None:
         raise NotFound(_("No such match."))
     conv = db.session.scalars(select(Conversation).where(Conversation.proposal_id == proposal.id)).first()
-    child = db.session.get(Claim, proposal.child_claim_id)
+    child = _claim(proposal.child_claim_id)
     return Notice(
         proposal=proposal,
         mine=mine,
@@ -531,6 +536,52 @@ def withdraw(user: User, proposal_public_id: str) -> Outcome:
         note = _notify(n.other.user_id, "conversation_closed", f"/matches/{n.proposal.public_id}")
         outcome.notifications += [note] if note else []
     return outcome
+
+
+def close_for_erasure(user: User, claim_ids: Sequence[int]) -> list[int]:
+    """Account erasure: close every proposal on these claims of ``user`` and detach it from them.
+
+    The proposal rows stay (a conversation may refer to them) but lose the link to the erased
+    claims, the explanation (it quotes matched name forms) and the matched-fields signature.
+    The person's consent becomes withdrawn with nothing shared any more. When the proposal was
+    still open, the other person and the approving moderators are told, as for a withdrawal.
+    Adds and flushes; the caller commits.
+
+    :returns: ids of the notifications to mail after the commit.
+    """
+    ids = set(claim_ids)
+    if not ids:
+        return []
+    now = utcnow()
+    notes: list[int] = []
+    proposals = db.session.scalars(
+        select(Proposal).where((Proposal.child_claim_id.in_(ids)) | (Proposal.parent_claim_id.in_(ids)))
+    )
+    for proposal in proposals:
+        was_open = proposal.status not in (ProposalStatus.REJECTED, ProposalStatus.CLOSED)
+        if was_open:
+            proposal.status = ProposalStatus.CLOSED
+            proposal.state_version += 1
+            proposal.updated_at = now
+            notes += _notify_moderators(proposal, "withdrawn")
+        for consent in db.session.scalars(select(Consent).where(Consent.proposal_id == proposal.id)):
+            if consent.user_id == user.id:
+                if consent.state in (ConsentState.PENDING, ConsentState.ACCEPTED):
+                    consent.state = ConsentState.WITHDRAWN
+                    consent.decided_at = now
+                consent.shared_name = ""
+                consent.shared_message = ""
+            elif was_open and consent.state in (ConsentState.PENDING, ConsentState.ACCEPTED):
+                note = _notify(consent.user_id, "conversation_closed", f"/matches/{proposal.public_id}")
+                notes += [note] if note else []
+        if proposal.child_claim_id in ids:
+            proposal.child_claim_id = None
+        if proposal.parent_claim_id in ids:
+            proposal.parent_claim_id = None
+        proposal.explanation = {}
+        proposal.matched_sig = ""
+    db.session.flush()
+    return notes
 
 
 # --- dashboard ------------------------------------------------------------------------------

@@ -218,6 +218,24 @@ const flows = {
     await call('/api/v1/auth/password', { old_auth_key: rn.b64e(old.authKey), ...fields });
     window.location.assign(form.dataset.next);
   },
+
+  // Account deletion: a fresh proof of the password (the derived auth key, never the password).
+  async erase(form, u) {
+    const password = form.elements.password.value;
+    if (!password) return u.fail(msg(form, 'missing'), 'password');
+    if (!form.elements.confirm.checked) return u.fail(msg(form, 'confirm'), 'confirm');
+    u.busy(msg(form, 'working'));
+    await paint();
+    const own = await call('/api/v1/auth/bundle');
+    const keys = rn.deriveLoginKeys(password, rn.b64d(own.salt), own.ops, own.mem);
+    try {
+      await call('/api/v1/account/delete', { auth_key: rn.b64e(keys.authKey), confirm: true });
+    } catch (err) {
+      if (err instanceof ApiError && err.status === 401) return u.fail(msg(form, 'wrong'), 'password');
+      throw err;
+    }
+    window.location.assign(form.dataset.next);
+  },
 };
 
 function bindChildFields(form) {
