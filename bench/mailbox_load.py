@@ -32,126 +32,12 @@ import requests
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+from bench._stack import ADMIN_URL, PASSWORD, REDIS_URL, gunicorn, pct  # noqa: E402
+from bench._stack import setup_conversations as setup_database  # noqa: E402
 from reunite.client import protocol as p  # noqa: E402
 from reunite.client.api import Client, Mailbox  # noqa: E402
 
-ADMIN_URL = os.environ.get("BENCH_PG_ADMIN_URL", "postgresql://postgres@127.0.0.1:5432/postgres")
-REDIS_URL = os.environ.get("BENCH_REDIS_URL", "redis://127.0.0.1:6379/14")
-PASSWORD = "bench password long enough"  # noqa: S105 - throwaway bench accounts
 TEXT = "Bench message with some ordinary length, about two hundred characters: " + "会いたい " * 20
-
-
-def pct(values: list[float], q: float) -> float:
-    if not values:
-        return float("nan")
-    ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, int(q * len(ordered)))]
-
-
-def free_port() -> int:
-    import socket
-
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
-def gunicorn(
-    module: str, env: dict[str, str], workers: int, threads: int, log: Path
-) -> tuple[subprocess.Popen[bytes], str]:
-    port = free_port()
-    bindir = Path(sys.executable).parent
-    with log.open("wb") as fh:
-        proc = subprocess.Popen(
-            [
-                str(bindir / "gunicorn"),
-                "--workers",
-                str(workers),
-                "--threads",
-                str(threads),
-                "--worker-class",
-                "gthread",
-                "--keep-alive",
-                "30",
-                "--bind",
-                f"127.0.0.1:{port}",
-                "--chdir",
-                str(ROOT),
-                module,
-            ],
-            cwd=ROOT,
-            env=env,
-            stdout=fh,
-            stderr=subprocess.STDOUT,
-        )
-    url = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + 30
-    while time.monotonic() < deadline:
-        if proc.poll() is not None:
-            raise SystemExit(f"gunicorn {module} exited; see {log}")
-        try:
-            requests.get(url + "/healthz", timeout=1)
-            return proc, url
-        except requests.RequestException:
-            time.sleep(0.2)
-    raise SystemExit(f"gunicorn {module} did not start")
-
-
-# --- set-up -------------------------------------------------------------------------------------
-
-
-def setup_database(db_url: str, conversations: int, org_seed: bytes) -> list[dict[str, Any]]:
-    """Accounts and open conversations written directly (the moderation flow is not what is measured)."""
-    from reunite import create_app
-    from reunite.auth import services as auth_services
-    from reunite.auth.models import Role
-    from reunite.claims.models import Claim, ClaimRole
-    from reunite.cli import create_account
-    from reunite.extensions import db
-    from reunite.mailbox.models import Conversation, ConversationState, Member
-    from reunite.proposals.models import Proposal, ProposalStatus
-
-    app = create_app("testing", SQLALCHEMY_DATABASE_URI=db_url)
-    out = []
-    with app.app_context():
-        mod, _ = create_account("bench-mod", Role.MODERATOR, PASSWORD)
-        auth_services.certify_moderator(mod, org_seed, int(time.time() * 1000) + 86_400_000)
-        for n in range(conversations):
-            child, _ = create_account(f"bench-child-{n}", Role.CHILD, PASSWORD, 1995)
-            parent, _ = create_account(f"bench-parent-{n}", Role.PARENT, PASSWORD)
-            claims = []
-            for role, owner in ((ClaimRole.CHILD, child), (ClaimRole.PARENT, parent)):
-                claim = Claim(public_id=f"cl-b{n}{role.value}", role=role, data={}, version=1, owner_id=owner.id)
-                db.session.add(claim)
-                claims.append(claim)
-            db.session.flush()
-            proposal = Proposal(
-                public_id=f"pr-b{n}",
-                child_claim_id=claims[0].id,
-                parent_claim_id=claims[1].id,
-                child_ref="1",
-                score=1.0,
-                explanation={},
-                matched_sig="b",
-                status=ProposalStatus.APPROVED,
-            )
-            db.session.add(proposal)
-            db.session.flush()
-            conv = Conversation(
-                public_id=f"cv-bench{n:04d}",
-                proposal_id=proposal.id,
-                state=ConversationState.OPEN,
-                is_premoderated=False,
-            )
-            db.session.add(conv)
-            db.session.flush()
-            for user, role_name in ((child, "child"), (parent, "parent"), (mod, "moderator")):
-                db.session.add(Member(conversation_id=conv.id, user_id=user.id, role=role_name))
-            out.append({"cid": conv.public_id, "people": [child.username, parent.username]})
-        db.session.commit()
-        db.session.remove()
-        db.engine.dispose()
-    return out
 
 
 # --- load ---------------------------------------------------------------------------------------

@@ -22,7 +22,7 @@ from typing import Any
 from flask import current_app
 from flask_babel import gettext as _
 from nacl.exceptions import BadSignatureError
-from sqlalchemy import func, or_, select
+from sqlalchemy import delete, func, or_, select, update
 from sqlalchemy.exc import IntegrityError
 
 from reunite.auth.models import KeyLogEntry, Role, User
@@ -97,9 +97,17 @@ class _Seat:
 
 
 def _seat(user: User, public_id: str) -> _Seat:
-    conv = db.session.scalars(select(Conversation).where(Conversation.public_id == public_id)).first()
-    if conv is not None:
-        members = roster(conv)
+    # One round trip for the conversation and its whole roster: every mailbox request starts here,
+    # and under load each round trip to the database costs as much as the checks themselves.
+    rows = db.session.execute(
+        select(Conversation, Member, User)
+        .join(Member, Member.conversation_id == Conversation.id)
+        .join(User, User.id == Member.user_id)
+        .where(Conversation.public_id == public_id)
+    ).all()
+    if rows:
+        conv = rows[0][0]
+        members = sorted(((m, u) for _c, m, u in rows), key=lambda mu: mu[1].public_id.encode())
         for member, u in members:
             if u.id == user.id:
                 return _Seat(conv, member, members)
@@ -173,8 +181,9 @@ def roster_member_json(member: Member, user: User, keys_changed_at: datetime | N
     item: dict[str, Any] = {
         "user_id": user.public_id,
         "role": member.role,
-        # Clients need the username to check enc_cert, which signs it (auth-and-keys §2).
-        "username": user.username,
+        # Clients need the username to check enc_cert, which signs it (auth-and-keys §2); a member
+        # who erased their account keeps it only here, in this conversation's record.
+        "username": member.departed_username if user.erased_at is not None else user.username,
         "identity_pk": p.b64e(user.identity_pk),
         "enc_pk": p.b64e(user.enc_pk),
         "epoch": user.enc_epoch,
@@ -278,6 +287,47 @@ def conversation_list(user: User) -> list[dict[str, Any]]:
             }
         )
     return out
+
+
+def member_entries(user: User, public_id: str) -> list[dict[str, Any]]:
+    """Every chain entry of a conversation as this member may see it (for the personal-data export).
+
+    Unlike :func:`messages` this does not move the read position.
+    """
+    return _entries(_seat(user, public_id), 0, None)
+
+
+def leave_for_erasure(user: User) -> list[int]:
+    """Account erasure: close each of the person's conversations for the members who remain.
+
+    The messages, the chain and everyone's sealed copies of the message keys stay: the sender's
+    signature covers every copy, so removing the leaving person's copies would make every
+    message fail verification for the others. Those copies open only with the person's private
+    key, whose sealed copies the erasure deletes. The member row stays (the message headers name
+    it) with the username the enc_certs sign; the read position goes. Each remaining member
+    gets a notification. Adds and flushes; the caller commits.
+
+    :returns: ids of the notifications to mail after the commit.
+    """
+    from reunite.notifications.services import notify
+
+    notes: list[int] = []
+    now = utcnow()
+    for conv in my_conversations(user):
+        for member, other in roster(conv):
+            if other.id == user.id:
+                member.departed_username = user.username
+            elif other.erased_at is None:
+                notes.append(int(notify(other, "member_left", f"/conversations/{conv.public_id}").id))
+        if conv.state != ConversationState.CLOSED:
+            conv.state = ConversationState.CLOSED
+            conv.closed_at = now
+            conv.close_reason = "account_erased"
+        db.session.execute(
+            delete(ReadPosition).where(ReadPosition.conversation_id == conv.id, ReadPosition.user_id == user.id)
+        )
+    db.session.flush()
+    return notes
 
 
 # --- the chain --------------------------------------------------------------------------------
@@ -385,12 +435,18 @@ def send(sender: User, public_id: str, msg_id: bytes, seq: int, env: p.Envelope)
     """
     seat = _seat(sender, public_id)
     conv, members = seat.conv, seat.members
-    replay = _replay(conv, sender, msg_id, seq, env)
-    if replay is not None:
-        return replay
-    _check_open(conv)
-    _check_roster_for_sending(conv, members)
-    _check_envelope(conv, sender, members, msg_id, seq, env)
+    try:
+        _check_open(conv)
+        _check_roster_for_sending(conv, members)
+        _check_envelope(conv, sender, members, msg_id, seq, env)
+    except (Conflict, Invalid):
+        # A retry of a message chained before the conversation was paused or its roster changed
+        # still gets its first receipt. New messages skip this lookup: under the lock below, a
+        # seq at or under the sender's last one, or a msg_id already stored, is a replay check.
+        replay = _replay(conv, sender, msg_id, seq, env)
+        if replay is not None:
+            return replay
+        raise
     received_ms = now_ms()
     head = _head_for_update(conv)
     # Under the lock the sender's last seq cannot move.
@@ -577,14 +633,17 @@ def messages(user: User, public_id: str, after: int = 0, limit: int = PAGE_DEFAU
     items = items[:limit]
     next_after = int(items[-1]["index"]) if items else after
     if items:
-        position = db.session.scalars(
-            select(ReadPosition).where(ReadPosition.conversation_id == seat.conv.id, ReadPosition.user_id == user.id)
-        ).first()
-        if position is None:
+        # Moving the read position forward is one UPDATE in the usual case (readers poll often).
+        mine = (ReadPosition.conversation_id == seat.conv.id) & (ReadPosition.user_id == user.id)
+        moved = db.session.execute(
+            update(ReadPosition)
+            .where(mine, ReadPosition.last_index < next_after)
+            .values(last_index=next_after)
+            .execution_options(synchronize_session=False)
+        )
+        if moved.rowcount == 0 and db.session.scalar(select(ReadPosition.id).where(mine)) is None:  # type: ignore[attr-defined]
             db.session.add(ReadPosition(conversation_id=seat.conv.id, user_id=user.id, last_index=next_after))
-        elif position.last_index < next_after:
-            position.last_index = next_after
-        db.session.flush()
+            db.session.flush()
     return {"items": items, "next_after": next_after, "more": more}
 
 
