@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 from typing import Any
 
 from flask import current_app, request
@@ -10,6 +11,10 @@ from flask_babel import gettext as _
 
 from reunite.client.protocol import b64d
 from reunite.errors import Invalid
+
+# C0 controls and DEL, except tab, line feed and carriage return (a reason may span lines).
+# PostgreSQL cannot store NUL in text at all; the others have no place in a field either.
+_CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
 
 
 def _depth(value: Any, limit: int) -> int:
@@ -56,6 +61,12 @@ def json_body(allowed: set[str] | None = None) -> dict[str, Any]:
         raise Invalid(_("The body is not valid JSON: %(problem)s.", problem=getattr(err, "msg", "too deep"))) from err
     if not isinstance(body, dict):
         raise Invalid(_("The body must be a JSON object."))
+    try:
+        # JSON may escape a lone surrogate ("\ud800"), which no UTF-8 text can hold; refuse it
+        # here rather than fail later when a service encodes the string.
+        json.dumps(body, ensure_ascii=False).encode("utf-8")
+    except UnicodeEncodeError as err:
+        raise Invalid(_("The body is not valid UTF-8.")) from err
     if _depth(body, limit) > limit:
         raise Invalid(_("The JSON is nested too deeply (at most %(limit)s levels).", limit=limit))
     if allowed is not None:
@@ -74,6 +85,8 @@ def get_str(body: dict[str, Any], name: str, *, max_len: int = 256, required: bo
         return None
     if not isinstance(value, str):
         raise Invalid(_("The field '%(name)s' must be a string.", name=name), field=name)
+    if _CONTROL.search(value):
+        raise Invalid(_("This text contains control characters."), field=name)
     if len(value) > max_len:
         raise Invalid(
             _("The field '%(name)s' is too long (at most %(max_len)s characters).", name=name, max_len=max_len),
@@ -85,7 +98,7 @@ def get_str(body: dict[str, Any], name: str, *, max_len: int = 256, required: bo
 def req_str(body: dict[str, Any], name: str, *, max_len: int = 256) -> str:
     """A required string field."""
     value = get_str(body, name, max_len=max_len, required=True)
-    assert value is not None  # noqa: S101 - get_str raised otherwise
+    assert value is not None  # noqa: S101 - type narrowing: get_str raised otherwise, so -O is harmless  # nosec B101
     return value
 
 
@@ -106,7 +119,7 @@ def get_int(body: dict[str, Any], name: str, *, lo: int, hi: int, required: bool
 def req_int(body: dict[str, Any], name: str, *, lo: int, hi: int) -> int:
     """A required integer field within [lo, hi]."""
     value = get_int(body, name, lo=lo, hi=hi)
-    assert value is not None  # noqa: S101 - get_int raised otherwise
+    assert value is not None  # noqa: S101 - type narrowing: get_int raised otherwise, so -O is harmless  # nosec B101
     return value
 
 

@@ -14,6 +14,8 @@ JUNK_BODIES: list[tuple[bytes, str]] = [
     (b"null", "application/json"),
     (b'{"username": 5, "auth_key": [], "code": {}}', "application/json"),
     (b'{"username": "\\u0000\\ud800", "salt": "%%%", "bundle": "x"}', "application/json"),
+    # A lone surrogate in text that passes the username rules (found while fuzzing the JSON API).
+    (b'{"username": "abc\\ud800"}', "application/json"),
     (b"\x00\xff" * 50, "application/octet-stream"),
     (b"code=%FF%FE&csrf_token=junk", "application/x-www-form-urlencoded"),
     (b"[" * 300, "application/json"),

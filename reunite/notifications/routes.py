@@ -8,6 +8,7 @@ from flask import flash, jsonify, redirect, render_template, url_for
 from flask.typing import ResponseReturnValue
 from flask_babel import gettext as _
 
+from reunite import openapi as oa
 from reunite.auth.access import current, login_required
 from reunite.auth.forms import PostForm
 from reunite.errors import Invalid
@@ -75,6 +76,29 @@ def settings() -> ResponseReturnValue:
 
 
 @bp.get("/api/v1/notifications")
+@oa.api_doc(
+    responses={
+        200: oa.obj(
+            {
+                "notifications": oa.array(
+                    oa.obj(
+                        {
+                            "id": oa.integer(1),
+                            "kind": oa.string(),
+                            "link": oa.nullable(oa.string(2048)),
+                            "created_at": oa.TIMESTAMP,
+                            "read_at": oa.nullable(oa.TIMESTAMP),
+                            "is_read": {"type": "boolean"},
+                        },
+                        ["id", "kind", "link", "created_at", "read_at", "is_read"],
+                    )
+                ),
+                "unread": oa.integer(0),
+            },
+            ["notifications", "unread"],
+        )
+    }
+)
 @login_required
 def api_list() -> ResponseReturnValue:
     """The person's own notifications, newest first, and how many are unread."""
