@@ -30,7 +30,9 @@ def register_security(app: Flask) -> None:
         h.setdefault("Content-Security-Policy", CSP)
         h.setdefault("X-Content-Type-Options", "nosniff")
         h.setdefault("X-Frame-Options", "DENY")
-        h.setdefault("Referrer-Policy", "no-referrer")
+        # Same-origin, not no-referrer: over HTTPS Flask-WTF refuses a write without a Referer from
+        # this host (WTF_CSRF_SSL_STRICT), and other sites still get none.
+        h.setdefault("Referrer-Policy", "same-origin")
         h.setdefault("Cross-Origin-Opener-Policy", "same-origin")
         h.setdefault("Cross-Origin-Resource-Policy", "same-origin")
         h.setdefault("Permissions-Policy", "camera=(), microphone=(), geolocation=(), payment=()")

@@ -2,16 +2,18 @@
 
 from __future__ import annotations
 
+import secrets
 from collections.abc import Callable
 from functools import wraps
 from typing import Any, TypeVar, cast
 
 from flask import redirect, request, session, url_for
 from flask_babel import gettext as _
-from flask_login import current_user
+from flask_login import current_user, logout_user
 
 from reunite.auth.models import Role, User
 from reunite.errors import Forbidden, Unauthorized, wants_json
+from reunite.extensions import db
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -54,6 +56,11 @@ def login_required_no_totp(view: F) -> F:
     return _guard((), need_totp=False)(view)
 
 
+def people_required(view: F) -> F:
+    """Children and parents only (claims, matches): staff get 403, whether or not they passed TOTP."""
+    return _guard((Role.CHILD, Role.PARENT), need_totp=True)(view)
+
+
 def staff_required(*roles: Role) -> Callable[[F], F]:
     """Moderators/admins (or the given roles) with TOTP set up and verified in this session."""
     return _guard(roles or (Role.MODERATOR, Role.ADMIN), need_totp=True)
@@ -62,3 +69,19 @@ def staff_required(*roles: Role) -> Callable[[F], F]:
 def current() -> User:
     """The logged-in user (call only behind a guard)."""
     return cast(User, current_user._get_current_object())
+
+
+def end_session() -> None:
+    """Log out: the account's session nonce changes, so no copy of this session's cookie works again.
+
+    Sessions live in signed cookies, so a copied cookie would otherwise outlive the logout. The
+    cost is that logging out ends the person's other sessions too.
+    """
+    if current_user.is_authenticated:
+        current().session_nonce = secrets.token_hex(8)
+        db.session.commit()
+    lang = session.get("lang")
+    logout_user()
+    session.clear()
+    if lang:
+        session["lang"] = lang

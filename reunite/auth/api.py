@@ -7,12 +7,13 @@ from typing import Any
 from flask import current_app, jsonify, request, session
 from flask.typing import ResponseReturnValue
 from flask_babel import gettext as _
-from flask_login import login_user, logout_user
+from flask_login import login_user
 from flask_wtf.csrf import generate_csrf
 from sqlalchemy import select
 
+from reunite import openapi as oa
 from reunite.auth import bp, keylog, services
-from reunite.auth.access import current, login_required, login_required_no_totp
+from reunite.auth.access import current, end_session, login_required, login_required_no_totp
 from reunite.auth.models import KeyLogEntry, Role, User
 from reunite.client.protocol import b64e
 from reunite.errors import Invalid, NotFound
@@ -26,6 +27,50 @@ MAX_CT = services.MAX_BUNDLE
 CRED_FIELDS = {"salt", "ops", "mem", "auth_key", "bundle"}
 KEY_FIELDS = {"identity_pk", "enc_pk", "epoch", "enc_cert", "recovery_bundle", "recovery_auth"}
 BUNDLE_FIELDS = {"nonce", "ciphertext"}
+
+# OpenAPI declarations (reunite/openapi.py) of what the parsers below accept and the views answer.
+_USERNAME = oa.string(services.USERNAME_MAX * 4)
+_BUNDLE = oa.component(
+    "SealedBundle", oa.obj({"nonce": oa.b64(NONCE), "ciphertext": oa.b64(max_size=MAX_CT)}, BUNDLE_FIELDS)
+)
+_CRED_SCHEMA = {
+    "salt": oa.b64(SALT),
+    "ops": oa.integer(1, 10),
+    "mem": oa.integer(8 * 1024 * 1024, 1024 * 1024 * 1024),
+    "auth_key": oa.b64(KEY),
+    "bundle": _BUNDLE,
+}
+_KEY_SCHEMA = {
+    "identity_pk": oa.b64(KEY),
+    "enc_pk": oa.b64(KEY),
+    "epoch": oa.integer(1, 1_000_000),
+    "enc_cert": oa.b64(64),
+    "recovery_bundle": _BUNDLE,
+    "recovery_auth": oa.b64(KEY),
+}
+_ACCOUNT = oa.component(
+    "Account",
+    oa.obj(
+        {
+            "id": oa.string(),
+            "username": oa.string(),
+            "role": oa.string(enum=[r.value for r in Role]),
+            "locale": oa.string(16),
+            "epoch": oa.integer(1),
+            "identity_pk": oa.b64(KEY),
+            "enc_pk": oa.b64(KEY),
+            "totp_required": {"type": "boolean"},
+            "totp_set_up": {"type": "boolean"},
+            "totp_ok": {"type": "boolean"},
+        },
+        ["id", "username", "role", "locale", "epoch", "identity_pk", "enc_pk", "totp_required", "totp_set_up"],
+    ),
+)
+_SESSION = oa.component(
+    "NewSession",
+    oa.obj({"user": _ACCOUNT, "csrf_token": oa.string(512), "bundle": _BUNDLE}, ["user", "csrf_token"]),
+)
+_OK = oa.obj({"ok": {"const": True}, "csrf_token": oa.string(512)}, ["ok"])
 
 
 def _bundle(body: dict[str, Any], name: str) -> services.SealedBundle:
@@ -110,12 +155,14 @@ def _cfg(name: str) -> Any:
 
 
 @bp.get("/api/v1/csrf")
+@oa.api_doc(auth="public", responses={200: oa.obj({"csrf_token": oa.string(512)}, ["csrf_token"])})
 def csrf_token() -> ResponseReturnValue:
     """A CSRF token for JSON writes (send it back as X-CSRFToken)."""
     return jsonify(csrf_token=generate_csrf())
 
 
 @bp.get("/api/v1/auth/params")
+@oa.api_doc(auth="public", responses={200: oa.obj({"ops": oa.integer(1), "mem": oa.integer(1)}, ["ops", "mem"])})
 def kdf_params() -> ResponseReturnValue:
     """The KDF parameters a new account should use."""
     cfg = current_app.config
@@ -123,7 +170,15 @@ def kdf_params() -> ResponseReturnValue:
 
 
 @bp.post("/api/v1/auth/prelogin")
+@oa.api_doc(
+    auth="public",
+    rate_limited=True,
+    body=oa.obj({"username": _USERNAME}, ["username"]),
+    responses={200: oa.obj({"salt": oa.b64(SALT), "ops": oa.integer(1), "mem": oa.integer(1)}, ["salt", "ops", "mem"])},
+)
 @limiter.limit(_cfg("PRELOGIN_LIMIT"))
+# Per account too, across addresses; generous, since every login (good or bad) starts here.
+@limiter.limit("30 per 15 minutes", key_func=_account_key, per_method=True)
 def prelogin() -> ResponseReturnValue:
     """Salt and KDF parameters for a username (fake but stable for unknown names)."""
     body = json_body({"username"})
@@ -132,6 +187,24 @@ def prelogin() -> ResponseReturnValue:
 
 
 @bp.post("/api/v1/auth/register")
+@oa.api_doc(
+    auth="public",
+    rate_limited=True,
+    errors=[409],
+    body=oa.obj(
+        {
+            "username": _USERNAME,
+            "role": oa.string(16, enum=["child", "parent"]),
+            "locale": {"type": ["string", "null"]},
+            "birth_year": oa.nullable(oa.integer(1900, 2100)),
+            "birth_month": oa.nullable(oa.integer(1, 12)),
+        }
+        | _CRED_SCHEMA
+        | _KEY_SCHEMA,
+        ["username", "role", *sorted(CRED_FIELDS | KEY_FIELDS)],
+    ),
+    responses={201: _SESSION},
+)
 @limiter.limit(_cfg("REGISTER_LIMIT"))
 def api_register() -> ResponseReturnValue:
     """Create a child or parent account from client-made credentials and keys."""
@@ -155,6 +228,13 @@ def api_register() -> ResponseReturnValue:
 
 
 @bp.post("/api/v1/auth/login")
+@oa.api_doc(
+    auth="public",
+    rate_limited=True,
+    errors=[401],
+    body=oa.obj({"username": _USERNAME, "auth_key": oa.b64(KEY)}, ["username", "auth_key"]),
+    responses={200: _SESSION},
+)
 @limiter.limit(_cfg("LOGIN_LIMIT"))
 @limiter.limit("10 per 15 minutes", key_func=_account_key, deduct_when=_failed, per_method=True)
 def api_login() -> ResponseReturnValue:
@@ -170,17 +250,15 @@ def api_login() -> ResponseReturnValue:
 
 
 @bp.post("/api/v1/auth/logout")
+@oa.api_doc(auth="public", responses={200: _OK})
 def api_logout() -> ResponseReturnValue:
-    """End the session."""
-    lang = session.get("lang")
-    logout_user()
-    session.clear()
-    if lang:
-        session["lang"] = lang
+    """End the session (and every copy of its cookie)."""
+    end_session()
     return jsonify(ok=True, csrf_token=generate_csrf())
 
 
 @bp.get("/api/v1/auth/me")
+@oa.api_doc(auth="session_no_totp", responses={200: _ACCOUNT})
 @login_required_no_totp
 def me() -> ResponseReturnValue:
     """Who is logged in, and whether TOTP is still needed in this session."""
@@ -191,6 +269,15 @@ def me() -> ResponseReturnValue:
 
 
 @bp.get("/api/v1/auth/bundle")
+@oa.api_doc(
+    auth="session_no_totp",
+    responses={
+        200: oa.obj(
+            {"salt": oa.b64(SALT), "ops": oa.integer(1), "mem": oa.integer(1), "bundle": _BUNDLE},
+            ["salt", "ops", "mem", "bundle"],
+        )
+    },
+)
 @login_required_no_totp
 def own_bundle() -> ResponseReturnValue:
     """The session's own sealed bundle and KDF parameters (for a password change)."""
@@ -204,6 +291,9 @@ def own_bundle() -> ResponseReturnValue:
 
 
 @bp.post("/api/v1/auth/totp")
+@oa.api_doc(
+    auth="session_no_totp", rate_limited=True, body=oa.obj({"code": oa.string(16)}, ["code"]), responses={200: _OK}
+)
 @limiter.limit(_cfg("LOGIN_LIMIT"))
 @login_required_no_totp
 def api_totp() -> ResponseReturnValue:
@@ -216,8 +306,14 @@ def api_totp() -> ResponseReturnValue:
 
 
 @bp.post("/api/v1/auth/password")
+@oa.api_doc(
+    auth="session",
+    rate_limited=True,
+    body=oa.obj({"old_auth_key": oa.b64(KEY)} | _CRED_SCHEMA, ["old_auth_key", *sorted(CRED_FIELDS)]),
+    responses={200: _SESSION},
+)
 @limiter.limit(_cfg("LOGIN_LIMIT"))
-@login_required_no_totp
+@login_required  # staff: a stolen password alone must not lock the owner out
 def api_change_password() -> ResponseReturnValue:
     """Prove the old auth key; install the new salt, auth key and re-sealed bundle in one request."""
     body = json_body({"old_auth_key"} | CRED_FIELDS)
@@ -229,6 +325,18 @@ def api_change_password() -> ResponseReturnValue:
 
 
 @bp.post("/api/v1/auth/recovery")
+@oa.api_doc(
+    auth="public",
+    rate_limited=True,
+    errors=[401],
+    body=oa.obj({"username": _USERNAME, "recovery_auth": oa.b64(KEY)}, ["username", "recovery_auth"]),
+    responses={
+        200: oa.obj(
+            {"username": oa.string(), "recovery_bundle": _BUNDLE, "ops": oa.integer(1), "mem": oa.integer(1)},
+            ["username", "recovery_bundle", "ops", "mem"],
+        )
+    },
+)
 @limiter.limit(_cfg("RECOVER_LIMIT"))
 @limiter.limit("10 per hour", key_func=_account_key, deduct_when=_failed, per_method=True)
 def recovery_copy() -> ResponseReturnValue:
@@ -246,6 +354,16 @@ def recovery_copy() -> ResponseReturnValue:
 
 
 @bp.post("/api/v1/auth/recover")
+@oa.api_doc(
+    auth="public",
+    rate_limited=True,
+    errors=[401],
+    body=oa.obj(
+        {"username": _USERNAME, "recovery_auth": oa.b64(KEY)} | _CRED_SCHEMA,
+        ["username", "recovery_auth", *sorted(CRED_FIELDS)],
+    ),
+    responses={200: _SESSION},
+)
 @limiter.limit(_cfg("RECOVER_LIMIT"))
 @limiter.limit("10 per hour", key_func=_account_key, deduct_when=_failed, per_method=True)
 def api_recover() -> ResponseReturnValue:
@@ -261,6 +379,13 @@ def api_recover() -> ResponseReturnValue:
 
 
 @bp.post("/api/v1/auth/reset/info")
+@oa.api_doc(
+    auth="public",
+    rate_limited=True,
+    errors=[401],
+    body=oa.obj({"username": _USERNAME, "reset_code": oa.string(64)}, ["username", "reset_code"]),
+    responses={200: oa.obj({"epoch": oa.integer(1)}, ["epoch"])},
+)
 @limiter.limit(_cfg("RECOVER_LIMIT"))
 def reset_info() -> ResponseReturnValue:
     """The epoch for the new keys, after checking the admin's one-time reset code."""
@@ -272,6 +397,16 @@ def reset_info() -> ResponseReturnValue:
 
 
 @bp.post("/api/v1/auth/reset")
+@oa.api_doc(
+    auth="public",
+    rate_limited=True,
+    errors=[401],
+    body=oa.obj(
+        {"username": _USERNAME, "reset_code": oa.string(64)} | _CRED_SCHEMA | _KEY_SCHEMA,
+        ["username", "reset_code", *sorted(CRED_FIELDS | KEY_FIELDS)],
+    ),
+    responses={200: _SESSION},
+)
 @limiter.limit(_cfg("RECOVER_LIMIT"))
 def api_reset() -> ResponseReturnValue:
     """Install new credentials and new keys with an admin's reset code."""
@@ -287,6 +422,23 @@ def api_reset() -> ResponseReturnValue:
 
 
 @bp.get("/api/v1/keys/<public_id>")
+@oa.api_doc(
+    responses={
+        200: oa.obj(
+            {
+                "id": oa.string(),
+                "username": oa.string(),
+                "role": oa.string(enum=[r.value for r in Role]),
+                "identity_pk": oa.b64(KEY),
+                "enc_pk": oa.b64(KEY),
+                "epoch": oa.integer(1),
+                "enc_cert": oa.b64(64),
+                "modcert": oa.obj({"sig": oa.b64(64), "expires_ms": oa.integer()}, ["sig", "expires_ms"]),
+            },
+            ["id", "username", "role", "identity_pk", "enc_pk", "epoch", "enc_cert"],
+        )
+    }
+)
 @login_required
 def key_directory(public_id: str) -> ResponseReturnValue:
     """Public keys of an account: one's own, and (for staff) anyone's; conversations widen this later."""
@@ -309,6 +461,35 @@ def key_directory(public_id: str) -> ResponseReturnValue:
 
 
 @bp.get("/api/v1/keylog")
+@oa.api_doc(
+    query={"after": {"type": "string", "pattern": "^[0-9]+$", "description": "Entries after this sequence number."}},
+    responses={
+        200: oa.obj(
+            {
+                "entries": oa.array(
+                    oa.obj(
+                        {
+                            "seq": oa.integer(1),
+                            "user_id": oa.string(),
+                            "event": oa.string(),
+                            "identity_pk": oa.b64(KEY),
+                            "enc_pk": oa.b64(KEY),
+                            "epoch": oa.integer(1),
+                            "ms": oa.integer(),
+                            "hash": oa.b64(32),
+                        },
+                        ["seq", "user_id", "event", "identity_pk", "enc_pk", "epoch", "ms", "hash"],
+                    ),
+                    max_items=500,
+                ),
+                "checkpoint": oa.nullable(
+                    oa.obj({"size": oa.integer(0), "head": oa.b64(32), "sig": oa.b64(64)}, ["size", "head", "sig"])
+                ),
+            },
+            ["entries", "checkpoint"],
+        )
+    },
+)
 @login_required
 def keylog_view() -> ResponseReturnValue:
     """Key log entries after `after` (at most 500) and the latest signed checkpoint."""

@@ -7,12 +7,12 @@ from urllib.parse import urlsplit
 import segno
 from flask import redirect, render_template, request, session, url_for
 from flask.typing import ResponseReturnValue
-from flask_login import logout_user
+from flask_babel import gettext as _
 
 from reunite.auth import bp, services
-from reunite.auth.access import current, login_required, login_required_no_totp
+from reunite.auth.access import current, end_session, login_required, login_required_no_totp
 from reunite.auth.forms import PostForm, TotpForm
-from reunite.errors import Invalid
+from reunite.errors import Forbidden, Invalid
 from reunite.extensions import db, limiter
 
 
@@ -20,7 +20,9 @@ def safe_next(default: str) -> str:
     """A same-site path from ?next=, or the default (no open redirects)."""
     target = request.args.get("next", "")
     parts = urlsplit(target)
-    if target.startswith("/") and not target.startswith("//") and not parts.netloc and not parts.scheme:
+    # Browsers read a backslash as a slash ("/\\evil.example" is "//evil.example") and drop tabs and newlines.
+    is_plain = "\\" not in target and not any(ord(ch) < 0x20 for ch in target)
+    if target.startswith("/") and not target.startswith("//") and not parts.netloc and not parts.scheme and is_plain:
         return target
     return default
 
@@ -50,7 +52,7 @@ def reset_page() -> ResponseReturnValue:
 
 
 @bp.get("/account/password")
-@login_required_no_totp
+@login_required
 def password_page() -> ResponseReturnValue:
     """Change the password (the bundle is re-sealed in the browser)."""
     return render_template("auth/password.html")
@@ -67,11 +69,7 @@ def account() -> ResponseReturnValue:
 def logout() -> ResponseReturnValue:
     """End the session (form with CSRF token)."""
     PostForm().validate_on_submit()
-    lang = session.get("lang")
-    logout_user()
-    session.clear()
-    if lang:
-        session["lang"] = lang
+    end_session()
     return redirect(url_for("main.index"))
 
 
@@ -107,6 +105,8 @@ def totp_setup() -> ResponseReturnValue:
 def totp_verify() -> ResponseReturnValue:
     """Staff enter a TOTP code once per session before any staff page opens."""
     user = current()
+    if not user.is_staff:
+        raise Forbidden(_("Only moderators and administrators use TOTP."))
     if not user.has_totp:
         return redirect(url_for("auth.totp_setup", next=safe_next(url_for("moderation.index"))))
     form = TotpForm()

@@ -11,7 +11,7 @@ from flask.typing import ResponseReturnValue
 from flask_babel import get_locale
 from flask_babel import gettext as _
 
-from reunite.auth.access import current, login_required
+from reunite.auth.access import current, people_required
 from reunite.auth.models import Role
 from reunite.claims import bp, services
 from reunite.claims.forms import (
@@ -84,7 +84,7 @@ def _save_form(form: ClaimForm, save: Callable[[dict[str, Any]], tuple[Claim, bo
 
 
 @bp.get("/claims")
-@login_required
+@people_required
 def my_claims() -> ResponseReturnValue:
     """The person's own claims, with a link to file one."""
     user = current()
@@ -96,7 +96,7 @@ def my_claims() -> ResponseReturnValue:
 
 
 @bp.route("/claims/new", methods=["GET", "POST"])
-@login_required
+@people_required
 def new_claim() -> ResponseReturnValue:
     """File a claim: the parent form for parents, the child form for children."""
     user = current()
@@ -113,7 +113,7 @@ def new_claim() -> ResponseReturnValue:
 
 
 @bp.get("/claims/<public_id>")
-@login_required
+@people_required
 def view_claim(public_id: str) -> ResponseReturnValue:
     """One of the person's claims and its history."""
     from reunite.moderation.services import open_questions
@@ -126,7 +126,7 @@ def view_claim(public_id: str) -> ResponseReturnValue:
 
 
 @bp.route("/claims/<public_id>/edit", methods=["GET", "POST"])
-@login_required
+@people_required
 def edit_claim(public_id: str) -> ResponseReturnValue:
     """Change a claim; the previous version stays in its history."""
     user = current()

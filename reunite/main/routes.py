@@ -1,4 +1,4 @@
-"""Home, help, language picker and /healthz."""
+"""Home, help, language picker, /healthz and the OpenAPI document of the JSON API."""
 
 from __future__ import annotations
 
@@ -7,6 +7,7 @@ from flask.typing import ResponseReturnValue
 from flask_login import current_user
 from sqlalchemy import text
 
+from reunite import openapi as oa
 from reunite.auth.forms import PostForm
 from reunite.extensions import db
 from reunite.main import bp
@@ -34,7 +35,8 @@ def language(code: str) -> ResponseReturnValue:
             current_user.locale = code
             db.session.commit()
     target = request.form.get("next", "")
-    if not target.startswith("/") or target.startswith("//"):
+    # A backslash or control character would let a browser turn "/\\evil.example" into another site.
+    if not target.startswith("/") or target.startswith("//") or "\\" in target or any(ord(ch) < 0x20 for ch in target):
         target = url_for("main.index")
     return redirect(target)
 
@@ -70,3 +72,19 @@ def healthz() -> ResponseReturnValue:
     broker = broker_status()
     healthy = database == "ok" and broker != "error"
     return jsonify(status="ok" if healthy else "degraded", database=database, broker=broker), (200 if healthy else 503)
+
+
+@bp.get("/api/v1/openapi.json")
+@oa.api_doc(
+    auth="public",
+    responses={
+        200: {"type": "object", "required": ["openapi", "info", "paths"], "properties": {"openapi": {"type": "string"}}}
+    },
+)
+def openapi() -> ResponseReturnValue:
+    """The OpenAPI 3.1 document of this JSON API, generated from the views' declarations."""
+    response = jsonify(oa.document(current_app))
+    response.cache_control.public = True
+    response.cache_control.max_age = 3600
+    response.add_etag()
+    return response.make_conditional(request)

@@ -6,7 +6,7 @@ from flask import flash, redirect, render_template, request, url_for
 from flask.typing import ResponseReturnValue
 from flask_babel import gettext as _
 
-from reunite.auth.access import current, login_required, staff_required
+from reunite.auth.access import current, people_required, staff_required
 from reunite.auth.forms import PostForm
 from reunite.auth.models import Role
 from reunite.errors import Conflict, Forbidden, Invalid, ReuniteError
@@ -139,14 +139,14 @@ def clear_flag(flag_id: str) -> ResponseReturnValue:
 
 
 @bp.get("/matches")
-@login_required
+@people_required
 def my_matches() -> ResponseReturnValue:
     """The person's possible matches."""
     return render_template("moderation/my_matches.html", rows=services.my_matches(current()))
 
 
 @bp.route("/matches/<public_id>", methods=["GET", "POST"])
-@login_required
+@people_required
 def match(public_id: str) -> ResponseReturnValue:
     """A possible match: what the other person shared, and the answer form."""
     n = services.notice(current(), public_id)
@@ -177,7 +177,7 @@ def match(public_id: str) -> ResponseReturnValue:
 
 
 @bp.post("/matches/<public_id>/withdraw")
-@login_required
+@people_required
 def withdraw(public_id: str) -> ResponseReturnValue:
     """Withdraw: closes the conversation for both and tells the moderators."""
     form = PostForm()

@@ -225,7 +225,7 @@ def test_security_headers_and_cookie_flags(api: Any, login: Any, make_user: Any,
     assert "unsafe-inline" not in csp
     assert resp.headers["X-Frame-Options"] == "DENY"
     assert resp.headers["X-Content-Type-Options"] == "nosniff"
-    assert resp.headers["Referrer-Policy"] == "no-referrer"
+    assert resp.headers["Referrer-Policy"] == "same-origin"
     assert resp.headers["Cache-Control"] == "no-store"
     made = make_user("parent")
     app.config["SESSION_COOKIE_SECURE"] = True
