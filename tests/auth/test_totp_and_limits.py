@@ -36,7 +36,7 @@ def test_staff_pages_wait_for_totp_setup_then_a_code(role: str, api: Any, login:
     page = api.get("/totp/setup")
     html = page.get_data(as_text=True)
     assert 'src="data:image/svg+xml' in html  # the QR code
-    secret = re.search(r'<code class="wrap">([A-Z2-7]+)</code>', html)
+    secret = re.search(r'<code class="wrap totp-key">([A-Z2-7]+)</code>', html)
     assert secret
     token = _form_token(html)
     bad = api.client.post("/totp/setup", data={"csrf_token": token, "code": "000000"})

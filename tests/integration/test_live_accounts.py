@@ -45,7 +45,7 @@ def _admin_session(live: Any) -> Client:
     admin.login("live-admin", "the admin password")
     # Staff must pass TOTP: set it up the way the page does, then log in with a code.
     page = admin.http.get(live.url + "/totp/setup").text
-    secret = page.split('<code class="wrap">')[1].split("<")[0]
+    secret = page.split('<code class="wrap totp-key">')[1].split("<")[0]
     token = page.split('name="csrf_token" type="hidden" value="')[1].split('"')[0]
     resp = admin.http.post(
         live.url + "/totp/setup", data={"csrf_token": token, "code": pyotp.TOTP(secret).now()}, allow_redirects=False

@@ -121,7 +121,7 @@ def _moderator(stack: dict[str, Any], name: str) -> Client:
     mod = Client(url)
     mod.login(name, "moderator password")
     page = mod.http.get(url + "/totp/setup").text
-    secret = page.split('<code class="wrap">')[1].split("<")[0]
+    secret = page.split('<code class="wrap totp-key">')[1].split("<")[0]
     resp = mod.http.post(
         url + "/totp/setup", data={"csrf_token": _token(page), "code": pyotp.TOTP(secret).now()}, allow_redirects=False
     )

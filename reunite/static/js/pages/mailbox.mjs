@@ -14,6 +14,7 @@ import {
   fetchAllMessages,
   formatTime,
   groupDigits,
+  keysAtSend,
   openItem,
   paint,
   roleName,
@@ -94,6 +95,7 @@ class Conversation {
     await this.loadRoster();
     this.bindCompose();
     this.bindReport();
+    this.bindExport();
     await this.refresh();
     this.threadStatus.hidden = true;
     this.root.dataset.ready = 'true';
@@ -422,12 +424,74 @@ class Conversation {
     });
   }
 
+  // The message key of an envelope I opened, unwrapped again from my slot in its header roster
+  // (the evidence bundle carries it so that anyone can check the franking commitment offline).
+  messageKey(envelope) {
+    const named = keysAtSend(this.members, rn.parseHeader(envelope.header));
+    const index = named.roster.findIndex((r) => r.userId === this.keys.userId);
+    const box = this.keys.box.get(named.roster[index].epoch);
+    return rn.unwrapKey(envelope.wrapped[index], box.pk, box.sk);
+  }
+
+  // Download the server's signed evidence bundle plus the plaintexts this tab can open, in the
+  // canonical form `python -m reunite.client verify-export` checks. Nothing is sent anywhere.
+  bindExport() {
+    const button = this.root.querySelector('[data-export]');
+    const out = this.root.querySelector('[data-export-status]');
+    if (!button || !out) return;
+    button.addEventListener('click', async () => {
+      button.disabled = true;
+      out.className = 'status';
+      out.textContent = this.t('export-working');
+      out.hidden = false;
+      try {
+        const bundle = await call(`/api/v1/conversations/${encodeURIComponent(this.cid)}/export`);
+        const signPk = this.serverKeys.server_sign_pk ? rn.b64d(this.serverKeys.server_sign_pk) : null;
+        bundle.plaintexts = [];
+        for (const item of bundle.entries) {
+          if (item.kind !== 'message') continue;
+          const result = this.opened.get(item.msg_id) || openItem(item, this.cid, this.members, this.keys, signPk);
+          if (!result.ok) continue;
+          bundle.plaintexts.push({
+            msg_id: item.msg_id,
+            m: rn.b64e(result.m),
+            kf: rn.b64e(result.kf),
+            k: rn.b64e(this.messageKey(result.envelope)),
+          });
+        }
+        const link = document.createElement('a');
+        link.href = URL.createObjectURL(new Blob([canonicalJson(bundle)], { type: 'application/json' }));
+        link.download = `reunite-${this.cid}.json`;
+        document.body.append(link);
+        link.click();
+        link.remove();
+        setTimeout(() => URL.revokeObjectURL(link.href), 10_000);
+        out.textContent = this.t('export-done');
+      } catch (err) {
+        out.className = 'error';
+        out.textContent = err instanceof ApiError ? err.message : this.t('network');
+      } finally {
+        button.disabled = false;
+      }
+    });
+  }
+
   askReport(item, result, button) {
     this.pendingReport = { item, result, button };
     this.dialog.querySelector('[data-report-quote]').textContent = result.text;
     this.dialog.returnValue = '';
     this.dialog.showModal();
   }
+}
+
+/** JSON with sorted keys and no whitespace: the byte form of evidence bundles (protocol.canonical_json). */
+function canonicalJson(value) {
+  if (Array.isArray(value)) return `[${value.map(canonicalJson).join(',')}]`;
+  if (value !== null && typeof value === 'object') {
+    const keys = Object.keys(value).sort();
+    return `{${keys.map((k) => `${JSON.stringify(k)}:${canonicalJson(value[k])}`).join(',')}}`;
+  }
+  return JSON.stringify(value);
 }
 
 async function conversation(root) {
