@@ -8,6 +8,7 @@ others follow it with ``kind: "reading"``; "other names" lines become ``kind: "f
 from __future__ import annotations
 
 import re
+import unicodedata
 from collections.abc import Iterable, Mapping
 from types import SimpleNamespace
 from typing import Any
@@ -62,11 +63,17 @@ def language_choices() -> list[SelectChoice]:
     return _choices((code, names.get(code, code)) for code in LANGUAGES)
 
 
+def _halfwidth(value: Any) -> Any:
+    """Full-width digits (２０１２, as Japanese phone keyboards type them) read as ASCII digits."""
+    return unicodedata.normalize("NFKC", value).strip() if isinstance(value, str) else value
+
+
 class DateForm(Form):
     """A partial date: the year, and the month and day when known."""
 
     year = StringField(
         _l("Year"),
+        filters=[_halfwidth],
         validators=[Optional(), Regexp(r"^[0-9]{4}$", message=_l("Write the year with four digits, e.g. 2012."))],
         render_kw={"inputmode": "numeric", "maxlength": 4, "size": 4},
     )

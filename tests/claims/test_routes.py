@@ -332,7 +332,7 @@ def test_filing_a_child_claim_with_the_form(api: Any, login: Any, make_user: Any
     data = {
         "claimant-family_written": "田中",
         "claimant-given_written": "ゆき",
-        "claimant-birth_date-year": "2012",
+        "claimant-birth_date-year": " ２０１２",  # full-width, as a Japanese phone keyboard types it
         "claimant-birth_place-country": "US",
         "sought_parent-given_kana": "ジョン",
         "sought_parent-sex": "M",
