@@ -23,6 +23,9 @@ def test_queue_and_review_pages_show_the_evidence(app: Any, api: Any, family: An
     assert fam.proposal.public_id in queue
     page = api.get(f"/moderator/proposals/{fam.proposal.public_id}").get_data(as_text=True)
     assert "ジョン ≈ John" in page
+    # The matcher's levels in words, not its codes ("reading", "via_parent").
+    assert "<small>same reading · ジョン ≈ John</small>" in page
+    assert "<small>the other parent's family name · 田中 ≈ 田中</small>" in page
     assert 'class="bar-for"' in page
     assert "<svg" in page
     assert "Smith" in page
@@ -32,6 +35,7 @@ def test_queue_and_review_pages_show_the_evidence(app: Any, api: Any, family: An
     ja = api.get(f"/moderator/proposals/{fam.proposal.public_id}").get_data(as_text=True)
     assert '<html lang="ja">' in ja
     assert "ジョン ≈ John" in ja
+    assert "<small>読みが同じ · ジョン ≈ John</small>" in ja
     assert "提案" in ja
 
 
