@@ -284,9 +284,12 @@ def running_server(
         proc.wait(timeout=10)
 
 
-@contextlib.contextmanager
-def running_worker(env: dict[str, str], log: Path, *extra: str) -> Iterator[Path]:
-    """`celery -A worker.celery_app worker` as its own process, until the block ends; yields its log."""
+def start_worker(env: dict[str, str], log: Path, *extra: str, own_group: bool = False) -> subprocess.Popen[bytes]:
+    """Start `celery -A worker.celery_app worker` (concurrency 1) writing to ``log``; return once it is ready.
+
+    :param own_group: start it in a process group of its own, so that a test can kill all of it.
+    :raises RuntimeError: it exited or was not ready within a minute (its log's end says why).
+    """
     celery = Path(sys.executable).parent / "celery"
     with log.open("wb") as fh:
         proc = subprocess.Popen(
@@ -307,13 +310,23 @@ def running_worker(env: dict[str, str], log: Path, *extra: str) -> Iterator[Path
             env=env,
             stdout=fh,
             stderr=subprocess.STDOUT,
+            start_new_session=own_group,
         )
+    deadline = time.monotonic() + 90
+    while b"ready." not in log.read_bytes():
+        if proc.poll() is not None or time.monotonic() > deadline:
+            proc.kill()
+            proc.wait(timeout=10)
+            raise RuntimeError("worker did not start:\n" + log.read_text(errors="replace")[-3000:])
+        time.sleep(0.2)
+    return proc
+
+
+@contextlib.contextmanager
+def running_worker(env: dict[str, str], log: Path, *extra: str) -> Iterator[Path]:
+    """A real Celery worker as its own process, until the block ends; yields its log."""
+    proc = start_worker(env, log, *extra)
     try:
-        deadline = time.monotonic() + 60
-        while b"ready." not in log.read_bytes():
-            if proc.poll() is not None or time.monotonic() > deadline:
-                raise RuntimeError("worker did not start:\n" + log.read_text()[-3000:])
-            time.sleep(0.3)
         yield log
     finally:
         proc.terminate()

@@ -14,7 +14,6 @@ import dataclasses
 import glob
 import os
 import re
-import secrets
 import shutil
 import signal
 import subprocess
@@ -32,7 +31,7 @@ from flask import Flask
 from reunite import create_app
 from reunite.claims.models import Claim, ClaimRole
 from reunite.extensions import db
-from tests.conftest import ROOT, free_port, service_env, service_unavailable
+from tests.conftest import ROOT, free_port, service_env, service_unavailable, start_worker
 
 T = TypeVar("T")
 CELERY_QUEUE = os.environ["CELERY_QUEUE"]  # set by tests/conftest.py for this test session
@@ -272,35 +271,8 @@ def task_events(text: str, name: str) -> dict[str, set[str]]:
 @contextlib.contextmanager
 def celery_worker(env: dict[str, str], log: Path, *extra: str) -> Iterator[Worker]:
     """A real worker (concurrency 1) in its own process group, so a test can kill the whole of it."""
-    celery = Path(sys.executable).parent / "celery"
-    with log.open("wb") as fh:
-        proc = subprocess.Popen(
-            [
-                str(celery),
-                "-A",
-                "worker.celery_app",
-                "worker",
-                "--loglevel=INFO",
-                "--concurrency=1",
-                "--without-gossip",
-                "--without-mingle",
-                "--hostname",
-                f"faults-{secrets.token_hex(3)}@%h",
-                *extra,
-            ],
-            cwd=ROOT,
-            env=env,
-            stdout=fh,
-            stderr=subprocess.STDOUT,
-            start_new_session=True,
-        )
-    worker = Worker(proc, log)
+    worker = Worker(start_worker(env, log, *extra, own_group=True), log)
     try:
-        deadline = time.monotonic() + 90
-        while "ready." not in worker.text():
-            if proc.poll() is not None or time.monotonic() > deadline:
-                raise RuntimeError("worker did not start:\n" + worker.text()[-3000:])
-            time.sleep(0.2)
         yield worker
     finally:
         worker.stop()
