@@ -13,6 +13,7 @@ from flask_login import current_user
 from reunite import openapi as oa
 from reunite.auth.access import current, login_required
 from reunite.client import protocol as p
+from reunite.client.verify import TOP_LEVEL as EVIDENCE_FIELDS
 from reunite.errors import Invalid
 from reunite.extensions import db, limiter
 from reunite.jsonapi import get_str, json_body, req_b64, req_int, req_obj, req_str
@@ -379,18 +380,8 @@ def set_state(public_id: str) -> ResponseReturnValue:
                 "manifest": oa.array(oa.obj({"part": oa.string(), "sha256": _HASH}, ["part", "sha256"])),
                 "export_sig": _SIG,
             },
-            [
-                "format",
-                "conversation",
-                "exported_by",
-                "exported_ms",
-                "server_sign_pk",
-                "org_pk",
-                "roster",
-                "entries",
-                "manifest",
-                "export_sig",
-            ],
+            # Every part the verifier reads; "plaintexts" is added by the person's client, not the server.
+            sorted(EVIDENCE_FIELDS - {"plaintexts"}),
         )
     }
 )
