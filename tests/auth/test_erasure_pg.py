@@ -10,14 +10,15 @@ from flask import Flask
 from sqlalchemy import select
 
 from reunite import create_app
-from reunite.auth import erasure
-from reunite.auth.models import User
 from reunite.claims.models import Claim
 from reunite.extensions import db
 from reunite.mailbox.models import Conversation
 from reunite.proposals.models import Proposal
 from tests.auth.test_erasure import parent_claim_ids, snapshot, talked  # noqa: F401 - fixture
-from tests.conftest import PASSWORD, IsolatedClient, derive_auth
+from tests.auth.test_erasure import (
+    test_an_interrupted_erasure_leaves_everything_as_it_was as interrupted_erasure_changes_nothing,
+)
+from tests.conftest import PASSWORD, IsolatedClient
 from tests.mailbox.conftest import Conv, open_conversation  # noqa: F401 - fixture
 from tests.moderation.conftest import family, moderator, org  # noqa: F401 - fixtures
 
@@ -83,21 +84,5 @@ def test_an_interrupted_erasure_on_postgresql_changes_nothing(
     api: Any,
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    from reunite.audit import services as audit
-
-    parent_id = talked.parent.made.user.id
-    claim_ids = parent_claim_ids(talked)
-    before = snapshot(parent_id, claim_ids)
-    auth_key, _ = derive_auth(api, talked.parent.made.user.username, PASSWORD)
-
-    def broken(*args: Any, **kwargs: Any) -> None:
-        raise OSError("disk full")
-
-    monkeypatch.setattr(audit, "record", broken)
-    user = db.session.get(User, parent_id)
-    assert user is not None
-    with pytest.raises(OSError, match="disk full"):
-        erasure.erase_account(user, auth_key)
-    db.session.rollback()
-    db.session.expire_all()
-    assert snapshot(parent_id, claim_ids) == before
+    """The SQLite test's failure injection, on PostgreSQL's transactions."""
+    interrupted_erasure_changes_nothing(talked, api, monkeypatch)
