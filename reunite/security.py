@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from urllib.parse import urlsplit
+
 from flask import Flask, Response, request
 
 # 'wasm-unsafe-eval' lets libsodium's WebAssembly compile; no inline script, no eval.
@@ -41,3 +43,14 @@ def register_security(app: Flask) -> None:
         if not request.path.startswith("/static/"):
             h.setdefault("Cache-Control", "no-store")
         return response
+
+
+def is_local_path(target: str) -> bool:
+    """Whether a redirect target stays on this site: a path, never another host (no open redirects).
+
+    Browsers read a backslash as a slash ("/\\evil.example" is "//evil.example") and drop tabs
+    and newlines, so those are refused too.
+    """
+    parts = urlsplit(target)
+    is_plain = "\\" not in target and not any(ord(ch) < 0x20 for ch in target)
+    return target.startswith("/") and not target.startswith("//") and not parts.netloc and not parts.scheme and is_plain

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from urllib.parse import urlsplit
-
 import segno
 from flask import redirect, render_template, request, session, url_for
 from flask.typing import ResponseReturnValue
@@ -14,15 +12,13 @@ from reunite.auth.access import current, end_session, login_required, login_requ
 from reunite.auth.forms import PostForm, TotpForm
 from reunite.errors import Forbidden, Invalid
 from reunite.extensions import db, limiter
+from reunite.security import is_local_path
 
 
 def safe_next(default: str) -> str:
     """A same-site path from ?next=, or the default (no open redirects)."""
     target = request.args.get("next", "")
-    parts = urlsplit(target)
-    # Browsers read a backslash as a slash ("/\\evil.example" is "//evil.example") and drop tabs and newlines.
-    is_plain = "\\" not in target and not any(ord(ch) < 0x20 for ch in target)
-    if target.startswith("/") and not target.startswith("//") and not parts.netloc and not parts.scheme and is_plain:
+    if is_local_path(target):
         return target
     return default
 

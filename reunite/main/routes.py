@@ -11,6 +11,7 @@ from reunite import openapi as oa
 from reunite.auth.forms import PostForm
 from reunite.extensions import db
 from reunite.main import bp
+from reunite.security import is_local_path
 
 
 @bp.get("/")
@@ -35,8 +36,7 @@ def language(code: str) -> ResponseReturnValue:
             current_user.locale = code
             db.session.commit()
     target = request.form.get("next", "")
-    # A backslash or control character would let a browser turn "/\\evil.example" into another site.
-    if not target.startswith("/") or target.startswith("//") or "\\" in target or any(ord(ch) < 0x20 for ch in target):
+    if not is_local_path(target):
         target = url_for("main.index")
     return redirect(target)
 
