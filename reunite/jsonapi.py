@@ -14,7 +14,8 @@ from reunite.errors import Invalid
 
 # C0 controls and DEL, except tab, line feed and carriage return (a reason may span lines).
 # PostgreSQL cannot store NUL in text at all; the others have no place in a field either.
-_CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
+# Control characters other than tab, newline and carriage return (PostgreSQL cannot even store NUL).
+CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
 
 
 def _depth(value: Any, limit: int) -> int:
@@ -85,7 +86,7 @@ def get_str(body: dict[str, Any], name: str, *, max_len: int = 256, required: bo
         return None
     if not isinstance(value, str):
         raise Invalid(_("The field '%(name)s' must be a string.", name=name), field=name)
-    if _CONTROL.search(value):
+    if CONTROL.search(value):
         raise Invalid(_("This text contains control characters."), field=name)
     if len(value) > max_len:
         raise Invalid(

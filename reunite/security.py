@@ -5,6 +5,12 @@ from __future__ import annotations
 from urllib.parse import urlsplit
 
 from flask import Flask, Response, request
+from flask_babel import gettext as _
+
+from reunite.errors import Invalid
+from reunite.jsonapi import CONTROL
+
+FORM_TYPES = ("application/x-www-form-urlencoded", "multipart/form-data")
 
 # 'wasm-unsafe-eval' lets libsodium's WebAssembly compile; no inline script, no eval.
 CSP = "; ".join(
@@ -24,7 +30,16 @@ CSP = "; ".join(
 
 
 def register_security(app: Flask) -> None:
-    """Attach the header hook."""
+    """Attach the header hook, and refuse control characters in any submitted form."""
+
+    @app.before_request
+    def _plain_form_text() -> None:
+        # Every page form at once: a NUL would otherwise reach PostgreSQL (which refuses it with an
+        # error, a 500) and other control characters have no business in names, reasons or messages.
+        if request.method in ("POST", "PUT") and request.mimetype in FORM_TYPES:
+            for key, value in request.form.items(multi=True):
+                if CONTROL.search(value) or CONTROL.search(key):
+                    raise Invalid(_("This text contains control characters."), field=key[:64])
 
     @app.after_request
     def _headers(response: Response) -> Response:

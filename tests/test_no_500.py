@@ -49,3 +49,24 @@ def test_no_route_answers_500_to_junk(app: Any, api: Any, make_user: Any, login:
                         assert resp.is_json, (method, path)
                         if resp.status_code >= 400:
                             assert resp.get_json()["message"], (method, path)
+
+
+@pytest.mark.parametrize("who", ["parent", "moderator"])
+def test_every_form_refuses_control_characters(app: Any, api: Any, make_user: Any, login: Any, who: str) -> None:
+    """A NUL would reach PostgreSQL (which cannot store it) from any page form: each is refused, by name."""
+    if who == "parent":
+        assert login(make_user("parent").user.username).status_code == 200
+    else:
+        staff_login(app, api, make_user("moderator"))
+    rules = [r for r in app.url_map.iter_rules() if "POST" in (r.methods or set()) and not r.rule.startswith("/api/")]
+    assert len(rules) > 10
+    for rule in rules:
+        for text in ("a\x00b", "\x1b[31m"):
+            resp = api.client.post(
+                _concrete(rule), data={"csrf_token": api.csrf(), "reason": text, "note": "fine\r\nhere"}
+            )
+            assert resp.status_code == 400, (rule.rule, resp.status_code)
+            assert "This text contains control characters." in resp.get_data(as_text=True), rule.rule
+    # Newlines and tabs stay allowed: the same form without the NUL reaches the view.
+    resp = api.client.post("/notifications/read", data={"csrf_token": api.csrf(), "note": "two\r\nlines\tand a tab"})
+    assert resp.status_code in (302, 303), resp.status_code
