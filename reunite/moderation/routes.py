@@ -53,6 +53,11 @@ def queue() -> ResponseReturnValue:
 @staff_required()
 def review(public_id: str) -> ResponseReturnValue:
     """Both claims side by side, the explanation as bars, and the decision forms."""
+    proposal = services.get_proposal(public_id)
+    if proposal.child_claim_id is None or proposal.parent_claim_id is None:
+        # A person erased their account (the notification of that links here): say so, keep the record.
+        decisions = services.decisions_for(proposal)
+        return render_template("moderation/erased.html", proposal=proposal, decisions=decisions, me=current())
     data = services.review(public_id)
     return render_template(
         "moderation/review.html",

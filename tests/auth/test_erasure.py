@@ -147,9 +147,14 @@ def test_erasure_removes_the_person_and_the_partner_keeps_a_closed_verifiable_co
     match_page = conv.child.client.http.client.get(f"/matches/{proposal.public_id}")  # type: ignore[attr-defined]
     assert match_page.status_code == 200
     assert "John" not in match_page.get_data(as_text=True)  # the name the parent had shared is gone
-    # The moderator's review needs both claims: it answers "no such proposal", never an error.
+    # The moderators' notice links to the review page: it says what happened (not a 404), keeps the
+    # decisions on record and offers nothing to decide.
     review = conv.mod.client.http.client.get(f"/moderator/proposals/{proposal.public_id}")  # type: ignore[attr-defined]
-    assert review.status_code == 404
+    assert review.status_code == 200
+    review_html = review.get_data(as_text=True)
+    assert "One of the two people deleted their account" in review_html
+    assert "Decisions so far" in review_html
+    assert "Approve</button>" not in review_html
 
     # The audit log says that an account was erased, with the opaque id and nothing more.
     entry = db.session.scalars(select(AuditEntry).order_by(AuditEntry.seq.desc())).first()
