@@ -156,7 +156,7 @@ def match(public_id: str) -> ResponseReturnValue:
     """A possible match: what the other person shared, and the answer form."""
     n = services.notice(current(), public_id)
     form = AnswerForm()
-    error_field = None
+    error_field = error_message = None
     if request.method == "POST" and form.validate_on_submit():
         try:
             outcome = services.answer(
@@ -168,8 +168,11 @@ def match(public_id: str) -> ResponseReturnValue:
             )
         except (Invalid, Conflict) as err:
             db.session.rollback()
-            flash(err.message, "error")
             error_field = err.field
+            if error_field in ("shared_name", "shared_message"):
+                error_message = err.message  # shown next to its field (the form keeps what was typed)
+            else:
+                flash(err.message, "error")
         else:
             db.session.commit()
             _mail(outcome.notifications)
@@ -177,7 +180,12 @@ def match(public_id: str) -> ResponseReturnValue:
             return redirect(url_for("moderation.match", public_id=public_id)), 303
         n = services.notice(current(), public_id)
     return render_template(
-        "moderation/match.html", n=n, form=form, withdraw_form=PostForm(formdata=None), error_field=error_field
+        "moderation/match.html",
+        n=n,
+        form=form,
+        withdraw_form=PostForm(formdata=None),
+        error_field=error_field,
+        error_message=error_message,
     )
 
 

@@ -116,6 +116,9 @@ def test_accepting_without_a_name_keeps_what_was_typed(
     assert resp.status_code == 200
     assert "typed words stay" in html
     assert 'aria-invalid="true"' in html
+    assert 'aria-describedby="shared_name-error"' in html
+    # The error stands next to its field (on a phone the top of the page is out of sight).
+    assert '<p class="error" id="shared_name-error">Write the name you want the other person to see.</p>' in html
 
 
 def test_dashboard_page(app: Any, api: Any, family: Any, moderator: Any) -> None:
