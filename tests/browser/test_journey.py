@@ -9,7 +9,9 @@ and the child withdraws. Only staff accounts are made outside the pages (no page
 and only the mailbox and the authenticator (pyotp) stand in for a person's phone.
 
 Every page of the journey is checked with axe-core (no serious or critical violation, every form
-field labelled) and saved as a screenshot in the folder the run prints.
+field labelled) and saved as a screenshot in the folder the run prints. At the end each role
+switches language with the page's picker and its pages are checked and captured again, so every
+role's pages exist in both languages.
 """
 
 from __future__ import annotations
@@ -542,5 +544,23 @@ def test_the_whole_journey(journey: Journey, org_identity: Any, new_page: Any, s
         assert page.get_attribute("#compose", "data-blocked") == "true"
     shots(parent, "en-parent-closed")
     shots(child, "ja-phone-child-closed")
+
+    # 9. Every role's pages once more in the other language, switched with the page's own picker.
+    people_pages = ["/claims", f"/matches/{proposal_id}", "/notifications", "/account", f"/conversations/{cid}"]
+    staff_pages = ["/moderator/queue", href, "/moderator/held", "/moderator/reports", "/notifications"]
+    for page, lang, who, paths in (
+        (parent, "ja", "ja-parent", people_pages),
+        (child, "en", "en-phone-child", people_pages),
+        (mod, "ja", "ja-mod", staff_pages),
+    ):
+        page.goto(f"{url}{paths[0]}")
+        page.click(f"header .lang button[lang={lang}]")
+        page.wait_for_function("(lang) => document.documentElement.lang === lang", arg=lang)
+        for path in paths:
+            page.goto(f"{url}{path}")
+            assert page.get_attribute("html", "lang") == lang, path
+            if page is child:
+                _fits_phone(child)
+            shots(page, f"{who}-{path.strip('/').replace('/', '-')[:40]}")
     worst = max(shots.shifts, key=shots.shifts.__getitem__)
     print(f"\njourney: {shots.n} pages checked with axe-core; largest layout shift {shots.shifts[worst]:.3f} ({worst})")
