@@ -36,6 +36,7 @@ def test_queue_and_review_pages_show_the_evidence(app: Any, api: Any, family: An
     assert '<html lang="ja">' in ja
     assert "ジョン ≈ John" in ja
     assert "<small>読みが同じ · ジョン ≈ John</small>" in ja
+    assert "<td>女性</td>" in ja  # the child's sex in words, not the claim's code "F"
     assert "提案" in ja
 
 
