@@ -67,6 +67,8 @@ def import_file(fh: TextIO, total: int | None = None) -> tuple[dict[str, int], l
         if len(pending) >= COMMIT_EVERY:
             _commit_and_enqueue(pending)
     _commit_and_enqueue(pending)
+    services.refresh_statistics()
+    db.session.commit()
     bar.close()
     return counts, problems
 

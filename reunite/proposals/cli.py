@@ -8,6 +8,7 @@ import time
 import click
 
 from reunite.claims.models import Claim, ClaimRole
+from reunite.claims.services import refresh_statistics
 from reunite.extensions import db
 from reunite.proposals import services
 
@@ -20,6 +21,8 @@ def register_proposals_cli(group: click.Group) -> None:
     def rematch(batch: int) -> None:
         """Re-index every claim, then re-score every child claim (rejected pairs stay rejected)."""
         started = time.monotonic()
+        refresh_statistics()  # after a bulk load the planner may not know the table yet
+        db.session.commit()
         services.reset_index()
         index = services.synced_index()
         indexed = time.monotonic() - started

@@ -185,3 +185,35 @@ def test_export_to_standard_output(runner: Any, tmp_path: Path) -> None:
     out = runner.invoke(args=["reunite", "export", "-"])
     assert out.exit_code == 0
     assert json.loads(out.stdout.splitlines()[0]) == CHILD_EXAMPLE
+
+
+@pytest.mark.services
+def test_an_import_refreshes_the_planner_statistics_on_postgresql(pg_migrated: str, tmp_path: Path) -> None:
+    """Without fresh statistics PostgreSQL scans the whole claim table for the matcher's "changed lately"."""
+    import time
+
+    import psycopg
+
+    from reunite import create_app
+    from reunite.claims.cli import import_file
+
+    def manual_analyses() -> int:
+        with psycopg.connect(pg_migrated, autocommit=True) as conn:
+            row = conn.execute("SELECT analyze_count FROM pg_stat_user_tables WHERE relname = 'claim'").fetchone()
+        return int(row[0]) if row else 0
+
+    before = manual_analyses()
+    path = tmp_path / "claims.jsonl"
+    path.write_text("".join(json.dumps(c, ensure_ascii=False) + "\n" for c in generated(20)), encoding="utf-8")
+    app = create_app("testing", SQLALCHEMY_DATABASE_URI=pg_migrated)
+    with app.app_context():
+        with path.open(encoding="utf-8") as fh:
+            counts, problems = import_file(fh)
+        assert problems == []
+        assert counts["created"] + counts["unchanged"] == 20
+        db.session.remove()
+        db.engine.dispose()  # the backend reports its statistics when the connection ends
+    deadline = time.monotonic() + 20
+    while manual_analyses() <= before:
+        assert time.monotonic() < deadline, "the import did not ANALYZE the claim table"
+        time.sleep(0.2)
