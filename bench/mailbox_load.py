@@ -26,13 +26,12 @@ from pathlib import Path
 from typing import Any
 
 import psycopg
-import redis
 import requests
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from bench._stack import ADMIN_URL, PASSWORD, REDIS_URL, gunicorn, pct  # noqa: E402
+from bench._stack import ADMIN_URL, PASSWORD, app_env, flush_redis, gunicorn, migrate, pct  # noqa: E402
 from bench._stack import setup_conversations as setup_database  # noqa: E402
 from reunite.client import protocol as p  # noqa: E402
 from reunite.client.api import Client, Mailbox  # noqa: E402
@@ -256,26 +255,10 @@ def main() -> int:
     logdir = Path(tempfile.gettempdir()) / name
     logdir.mkdir(parents=True, exist_ok=True)
     try:
-        r = redis.Redis.from_url(REDIS_URL)
-        r.flushdb()
-        r.close()
+        flush_redis()
         org = p.new_identity()
-        env = dict(
-            os.environ,
-            REUNITE_CONFIG="testing",
-            TEST_DATABASE_URL=db_url,
-            FLASK_APP="wsgi:app",
-            TEST_RATELIMIT_STORAGE_URI=REDIS_URL,
-            ORG_PUBLIC_KEY=p.b64e(org.pk),
-        )
-        env.pop("TEST_BROKER_URL", None)
-        subprocess.run(
-            [str(Path(sys.executable).parent / "flask"), "db", "upgrade"],
-            cwd=ROOT,
-            env=env,
-            check=True,
-            capture_output=True,
-        )
+        env = app_env(db_url, p.b64e(org.pk))
+        migrate(env)
         convs = setup_database(db_url, args.conversations, org.seed)
         people = 2 * len(convs)
         print(
