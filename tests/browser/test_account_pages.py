@@ -7,6 +7,8 @@ from typing import Any
 
 import pytest
 
+from tests.browser.pages import login
+
 pytestmark = [pytest.mark.services, pytest.mark.usefixtures("fresh_limits")]
 
 
@@ -29,14 +31,6 @@ def _register(page: Any, url: str, username: str, password: str, role: str, shot
     return recovery
 
 
-def _login(page: Any, url: str, username: str, password: str) -> None:
-    page.goto(f"{url}/login")
-    page.wait_for_selector("form[data-ready=true]")
-    page.fill("#username", username)
-    page.fill("#password", password)
-    page.click("form[data-flow] button[type=submit]")
-
-
 def test_parent_registers_logs_in_changes_password_and_recovers(
     live_server: Any, new_page: Any, shots_dir: Path
 ) -> None:
@@ -46,10 +40,10 @@ def test_parent_registers_logs_in_changes_password_and_recovers(
     assert "browser-john" in page.inner_text("main")
     page.click("text=Log out")
 
-    _login(page, url, "browser-john", "wrong password!")
+    login(page, url, "browser-john", "wrong password!")
     error = page.wait_for_selector("[data-error]:not([hidden])")
     assert "Wrong username or password." in error.inner_text()
-    _login(page, url, "browser-john", "parent password 1")
+    login(page, url, "browser-john", "parent password 1")
     page.wait_for_url("**/account")
 
     page.goto(f"{url}/account/password")
@@ -70,7 +64,7 @@ def test_parent_registers_logs_in_changes_password_and_recovers(
     page.click("form[data-flow] button[type=submit]")
     page.wait_for_url("**/account")
     page.click("text=Log out")
-    _login(page, url, "browser-john", "parent password 3")
+    login(page, url, "browser-john", "parent password 3")
     page.wait_for_url("**/account")
 
 

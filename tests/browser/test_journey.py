@@ -30,6 +30,7 @@ import pytest
 
 from reunite.client import protocol as p
 from tests.browser.axe import check_page, layout_shift
+from tests.browser.pages import login, open_conversation, set_up_totp, unlock
 from tests.conftest import LiveServer, flush_redis, free_port, running_server, running_worker, service_env
 from tests.notifications.conftest import SmtpServer, body_of, start_smtp
 
@@ -143,25 +144,12 @@ def _wait_for_url(page: Any, pattern: Any) -> None:
         raise AssertionError(f"{page.url} did not move on; the page says {said}") from None
 
 
-def _login(page: Any, url: str, username: str, password: str) -> None:
-    page.goto(f"{url}/login")
-    page.wait_for_selector("form[data-ready=true]")
-    page.fill("#username", username)
-    page.fill("#password", password)
-    page.click("form[data-flow] button[type=submit]")
-
-
 def _staff_login(page: Any, url: str, username: str, shots: Shots, tag: str) -> None:
     """Password, then TOTP set up through the page with the key it shows (as an authenticator app would)."""
-    import pyotp
-
-    _login(page, url, username, STAFF_PASSWORD)
+    login(page, url, username, STAFF_PASSWORD)
     _wait_for_url(page, "**/totp/setup**")
     shots(page, f"{tag}-totp-setup")
-    secret = page.inner_text("code.totp-key").strip()
-    page.fill("#code", pyotp.TOTP(secret).now())
-    page.click("main form [type=submit]")
-    page.wait_for_url(lambda u: "/totp/" not in u, timeout=TIMEOUT)
+    set_up_totp(page, TIMEOUT)
 
 
 def _register_parent(page: Any, url: str, username: str, shots: Shots) -> None:
@@ -378,25 +366,13 @@ def _accept(page: Any, link: str, name: str, message: str, shots: Shots, tag: st
     shots(page, f"{tag}-accepted")
 
 
-def _unlock(page: Any, password: str) -> None:
-    page.wait_for_selector("[data-unlock][data-ready=true]")
-    page.fill("#unlock-password", password)
-    page.click("[data-unlock] button[type=submit]")
-
-
-def _open_conversation(page: Any, url: str, cid: str, password: str) -> None:
-    page.goto(f"{url}/conversations/{cid}")
-    _unlock(page, password)
-    page.wait_for_selector("#conversation[data-ready=true]", timeout=TIMEOUT)
-
-
 def _msg(page: Any, text: str) -> Any:
     return page.locator("li.msg", has_text=text)
 
 
 def _release(page: Any, url: str, text: str, shots: Shots, tag: str) -> None:
     page.goto(f"{url}/moderator/held")
-    _unlock(page, STAFF_PASSWORD)
+    unlock(page, STAFF_PASSWORD)
     page.wait_for_selector("#moderate[data-ready=true]", timeout=TIMEOUT)
     item = page.locator("li.held-item", has_text=text)
     item.wait_for(timeout=TIMEOUT)
@@ -465,7 +441,7 @@ def test_the_whole_journey(journey: Journey, org_identity: Any, new_page: Any, s
     cid = child.url.rsplit("/", 1)[-1]
 
     # 5. They talk. The child's first message is held, then released by the moderator.
-    _unlock(child, CHILD_PASSWORD)
+    unlock(child, CHILD_PASSWORD)
     child.wait_for_selector("#conversation[data-ready=true]", timeout=TIMEOUT)
     first = "お父さん、こんにちは。ゆきです。ずっと会いたかったです。"
     child.fill("#message-text", first)
@@ -505,7 +481,7 @@ def test_the_whole_journey(journey: Journey, org_identity: Any, new_page: Any, s
     parent.click("[data-report-confirm]")
     parent.wait_for_selector("li.msg[data-reported=true]", timeout=TIMEOUT)
     mod.goto(f"{url}/moderator/reports")
-    _unlock(mod, STAFF_PASSWORD)
+    unlock(mod, STAFF_PASSWORD)
     mod.wait_for_selector("#moderate[data-ready=true]", timeout=TIMEOUT)
     report = mod.locator("section.report-item", has_text=first)
     report.wait_for(timeout=TIMEOUT)
@@ -539,7 +515,7 @@ def test_the_whole_journey(journey: Journey, org_identity: Any, new_page: Any, s
     _fits_phone(child)
     shots(child, "ja-phone-child-withdrawn")
     for page, password in ((child, CHILD_PASSWORD), (parent, PARENT_PASSWORD)):
-        _open_conversation(page, url, cid, password)
+        open_conversation(page, url, cid, password, TIMEOUT)
         assert page.is_visible("[data-server-state=closed]")
         assert page.get_attribute("#compose", "data-blocked") == "true"
     shots(parent, "en-parent-closed")

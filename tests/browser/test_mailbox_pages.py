@@ -18,6 +18,7 @@ from typing import Any
 import pytest
 
 from reunite.client import protocol as p
+from tests.browser.pages import login, open_conversation, set_up_totp, unlock
 from tests.conftest import LiveServer
 from tests.proposals.conftest import CHILD, PARENT
 
@@ -143,35 +144,22 @@ def _expire_modcert(live: LiveServer, org: Any, username: str) -> None:
 
 
 def _login(page: Any, url: str, username: str) -> None:
-    page.goto(f"{url}/login")
-    page.wait_for_selector("form[data-ready=true]")
-    page.fill("#username", username)
-    page.fill("#password", PASSWORD)
-    page.click("form[data-flow] button[type=submit]")
+    login(page, url, username, PASSWORD)
 
 
 def _staff_login(page: Any, url: str, username: str) -> None:
     """Password, then TOTP set up through the page with a code computed from the shown key."""
-    import pyotp
-
     _login(page, url, username)
     page.wait_for_url("**/totp/setup**", timeout=TIMEOUT)
-    secret = page.inner_text("code.wrap").strip()
-    page.fill("#code", pyotp.TOTP(secret).now())
-    page.click("main form [type=submit]")
-    page.wait_for_url(lambda u: "/totp/" not in u, timeout=TIMEOUT)
+    set_up_totp(page, TIMEOUT)
 
 
 def _unlock(page: Any) -> None:
-    page.wait_for_selector("[data-unlock][data-ready=true]")
-    page.fill("#unlock-password", PASSWORD)
-    page.click("[data-unlock] button[type=submit]")
+    unlock(page, PASSWORD)
 
 
 def _open_conversation(page: Any, url: str, cid: str) -> None:
-    page.goto(f"{url}/conversations/{cid}")
-    _unlock(page)
-    page.wait_for_selector("#conversation[data-ready=true]", timeout=TIMEOUT)
+    open_conversation(page, url, cid, PASSWORD, TIMEOUT)
 
 
 def _send(page: Any, text: str) -> None:
