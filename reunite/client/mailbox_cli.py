@@ -23,7 +23,9 @@ def add_commands(sub: Any) -> None:
         parser: argparse.ArgumentParser = sub.add_parser(name, help=help_text)
         parser.add_argument("username")
         parser.add_argument("--totp", help="six-digit code (moderators and admins)")
-        parser.add_argument("--org-pk", default=os.environ.get("REUNITE_ORG_PK"), help="pin the organisation key")
+        parser.add_argument(
+            "--org-pk", default=os.environ.get("REUNITE_ORG_PK"), help="pin the organisation key (write --org-pk=KEY)"
+        )
         if conv:
             parser.add_argument("conversation")
             parser.add_argument(
@@ -53,8 +55,9 @@ def add_commands(sub: Any) -> None:
     exp.add_argument("--out", type=Path, required=True)
     ver = sub.add_parser("verify-export", help="verify an evidence bundle offline")
     ver.add_argument("bundle", type=Path)
-    ver.add_argument("--server-pk")
-    ver.add_argument("--org-pk")
+    # Keys are base64url and may begin with "-": write --server-pk=KEY / --org-pk=KEY.
+    ver.add_argument("--server-pk", help="the server's signing key to pin (write --server-pk=KEY)")
+    ver.add_argument("--org-pk", help="the organisation key to pin (write --org-pk=KEY)")
 
 
 def verify_export(args: argparse.Namespace) -> int:

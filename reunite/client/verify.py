@@ -1,6 +1,6 @@
 """Offline verifier of a mailbox evidence bundle: every signature, commitment, receipt and the whole chain.
 
-Usage: ``python -m reunite.client.verify BUNDLE.json [--server-pk B64] [--org-pk B64]`` (or
+Usage: ``python -m reunite.client.verify BUNDLE.json [--server-pk=B64] [--org-pk=B64]`` (or
 ``python -m reunite.client verify-export``). No network. Each check is printed; the first
 failure is named with where it is, and the exit status is 1. The bundle must be byte for byte
 in canonical form, so no byte of it can change without a check failing.
@@ -487,8 +487,8 @@ def main(argv: list[str] | None = None) -> int:
     """Verify a bundle file; exit 0 when every check passed, 1 otherwise."""
     parser = argparse.ArgumentParser(prog="python -m reunite.client.verify", description=__doc__.splitlines()[0])
     parser.add_argument("bundle", type=Path)
-    parser.add_argument("--server-pk", help="the server's signing key (base64url) to pin")
-    parser.add_argument("--org-pk", help="the organisation key (base64url) to pin")
+    parser.add_argument("--server-pk", help="the server's signing key to pin (write --server-pk=KEY)")
+    parser.add_argument("--org-pk", help="the organisation key to pin (write --org-pk=KEY)")
     args = parser.parse_args(argv)
     return run(args.bundle, args.server_pk, args.org_pk)
 

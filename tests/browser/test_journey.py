@@ -495,7 +495,7 @@ def test_the_whole_journey(journey: Journey, org_identity: Any, new_page: Any, s
     info.value.save_as(bundle)
     parent.wait_for_selector("[data-export-status]:not([hidden])")
     checked = subprocess.run(
-        [sys.executable, "-m", "reunite.client", "verify-export", str(bundle), "--org-pk", p.b64e(org_identity.pk)],
+        [sys.executable, "-m", "reunite.client", "verify-export", str(bundle), f"--org-pk={p.b64e(org_identity.pk)}"],
         cwd=ROOT,
         capture_output=True,
         text=True,

@@ -215,7 +215,7 @@ def test_live_moderated_exchange_report_export_and_no_plaintext(
     assert exp.returncode == 0, exp.stderr
     keys = child.server_keys()
     ok = _cli(
-        live, pins, "verify-export", str(bundle), "--server-pk", p.b64e(keys[0]), "--org-pk", p.b64e(keys[1] or b"")
+        live, pins, "verify-export", str(bundle), f"--server-pk={p.b64e(keys[0])}", f"--org-pk={p.b64e(keys[1] or b'')}"
     )
     assert ok.returncode == 0, ok.stdout + ok.stderr
     assert "VERIFIED" in ok.stdout
