@@ -28,8 +28,9 @@ def token_keys(tokens: Iterable[Token], readings: int = BLOCKING_READINGS) -> se
         if t.key:
             out.add(t.key)
         out.update(t.alts[:readings])
-        if t.phon and len(t.phon[0]) >= 2:
-            out.add("~" + t.phon[0])
+        # Every variant skeleton: Thomas is "sms" or "tms" depending on how its "th" sounds,
+        # and トーマス only has the second.
+        out.update("~" + k for k in t.phon if len(k) >= 2)
     return out
 
 

@@ -11,6 +11,7 @@ import itertools
 from dataclasses import dataclass
 from functools import lru_cache
 
+from nicknames import NickNamer
 from rapidfuzz.distance import DamerauLevenshtein, JaroWinkler
 
 from reunite.matching.model import ChildClaim, Name, ParentClaim, Person, Place
@@ -26,12 +27,18 @@ from reunite.matching.phonetic import looks_japanese, phonetic_keys
 from reunite.matching.readings import kanji_readings
 
 # Name levels, strongest first. "reading" = same canonical romaji (kana vs Latin, Hepburn vs
-# Kunrei...); "phonetic" = katakana rendering of a foreign name; "alt_reading" = only via a
-# dictionary reading of kanji (weaker); "fuzzy"/"fuzzy_weak" = close spelling (typos).
-NAME_LEVELS = ("exact", "reading", "phonetic", "alt_reading", "fuzzy", "fuzzy_weak", "disagree")
+# Kunrei...); "phonetic" = katakana rendering of a foreign name; "kanji_reading" = one of the
+# usual readings of the kanji (its first ``LIKELY_READINGS``); "alt_reading" = only via a
+# less likely dictionary reading of kanji, or two different kanji spellings of one reading
+# (weaker); "fuzzy"/"fuzzy_weak" = close spelling (typos).
+NAME_LEVELS = ("exact", "reading", "phonetic", "kanji_reading", "alt_reading", "fuzzy", "fuzzy_weak", "disagree")
 # "via_parent": the child's surname is the other parent's (the parent the child lives
 # with, usually the Japanese parent); "via_claimant": it is the claiming parent's.
 FAMILY_LEVELS = (*NAME_LEVELS[:-1], "via_parent", "via_claimant", "disagree")
+# Given names also agree through an English nickname (a child remembers "Jim" or ジム for
+# James): weaker than the name itself, so its own level, after every spelling level.
+GIVEN_LEVELS = (*NAME_LEVELS[:-1], "nickname", "disagree")
+NICKNAME = GIVEN_LEVELS.index("nickname")
 DATE_LEVELS = (
     "exact",
     "year_month",
@@ -46,7 +53,9 @@ SEX_LEVELS = ("agree", "disagree")
 PLACE_LEVELS = ("city", "country", "country_city_differ", "disagree")
 SEPARATION_LEVELS = ("same_month", "same_year", "year_off_by_one", "disagree")
 
-EXACT, READING, PHONETIC, ALT, FUZZY, FUZZY_WEAK = 0, 1, 2, 3, 4, 5
+EXACT, READING, PHONETIC, KANJI, ALT, FUZZY, FUZZY_WEAK = 0, 1, 2, 3, 4, 5, 6
+#: Readings of a kanji token, in :func:`kanji_readings` order, that count as its usual ones.
+LIKELY_READINGS = 2
 FUZZY_THRESHOLD = 0.92
 FUZZY_WEAK_THRESHOLD = 0.84
 #: Readings of each side considered when two different kanji spellings are compared.
@@ -300,7 +309,17 @@ def _token_level_uncached(a: Token, b: Token) -> NameMatch | None:
         return NameMatch(READING, a.display, b.display, "r:" + a.key)
     # Phonetic agreement only across scripts or between foreign-looking spellings, and
     # only when one side is visibly foreign (katakana, or Latin that is not romaji).
-    if (a.is_foreign or b.is_foreign) and a.phon and b.phon and not set(a.phon).isdisjoint(b.phon):
+    # Two Latin spellings must also look alike: the skeleton alone makes Schmidt ≈ Smith and
+    # Kato ≈ Carter, different names that a Japanese rendering would not confuse.
+    if (
+        (a.is_foreign or b.is_foreign)
+        and a.phon
+        and b.phon
+        and not set(a.phon).isdisjoint(b.phon)
+        and (
+            a.script != "latin" or b.script != "latin" or JaroWinkler.similarity(a.text, b.text) >= FUZZY_WEAK_THRESHOLD
+        )
+    ):
         latin = a if a.script == "latin" else b
         return NameMatch(PHONETIC, a.display, b.display, "r:" + reading_key(latin))
     a_read = a.alts or (a.key,)
@@ -315,7 +334,9 @@ def _token_level_uncached(a: Token, b: Token) -> NameMatch | None:
         if common:
             # The reading the claimant wrote (or pykakasi's first choice) names the value.
             value = b.key if b.key in common else (a.key if a.key in common else min(common))
-            return NameMatch(ALT, a.display, b.display, "r:" + value)
+            kanji = a if a.alts else b
+            level = KANJI if not (a.alts and b.alts) and value in kanji.alts[:LIKELY_READINGS] else ALT
+            return NameMatch(level, a.display, b.display, "r:" + value)
     if a.script == "kanji" or b.script == "kanji":
         return None  # a typo in kanji is a different character; dictionary readings decided
     ka, kb = a.key, b.key
@@ -327,6 +348,63 @@ def _token_level_uncached(a: Token, b: Token) -> NameMatch | None:
             return NameMatch(FUZZY, a.display, b.display, "")
         if sim >= FUZZY_WEAK_THRESHOLD:
             return NameMatch(FUZZY_WEAK, a.display, b.display, "")
+    return None
+
+
+@lru_cache(maxsize=1)
+def _nicknamer() -> NickNamer:
+    return NickNamer()
+
+
+@lru_cache(maxsize=65536)
+def nickname_keys(text: str) -> frozenset[str]:
+    """Phonetic keys of the names related to a Latin given name as nickname or full form.
+
+    From the hand-curated English nicknames dataset (``nicknames`` package): for *James*
+    the keys of Jim, Jimmy, Jamie…; for *Jim* those of James and of James's other
+    nicknames. The name's own keys are left out (they agree phonetically already).
+    """
+    name = casefold_text(text)
+    nn = _nicknamer()
+    canonicals = nn.canonicals_of(name)
+    related = set(nn.nicknames_of(name)) | canonicals
+    for canonical in canonicals:
+        related |= nn.nicknames_of(canonical)
+    related.discard(name)
+    own = set(phonetic_keys(text))
+    return frozenset(k for r in related for k in phonetic_keys(r) if len(k) >= 2 and k not in own)
+
+
+_NICK_CACHE: dict[tuple[tuple[Token, ...], tuple[Token, ...]], NameMatch | None] = {}
+
+
+def compare_nicknames(left: tuple[Token, ...], right: tuple[Token, ...]) -> NameMatch | None:
+    """A nickname agreement between two given-name token sets (``Jim``/ジム ≈ James), or ``None``.
+
+    One side must be Latin (the dataset is in Latin letters) and one side visibly foreign;
+    the other side is compared by its phonetic keys, so katakana renderings count too.
+    """
+    key = (left, right)
+    try:
+        return _NICK_CACHE[key]
+    except KeyError:
+        pass
+    result = _compare_nicknames(left, right)
+    if len(_NICK_CACHE) > 2_000_000:
+        _NICK_CACHE.clear()
+    _NICK_CACHE[key] = result
+    return result
+
+
+def _compare_nicknames(left: tuple[Token, ...], right: tuple[Token, ...]) -> NameMatch | None:
+    for a in left:
+        for b in right:
+            if not (a.is_foreign or b.is_foreign) or not (a.phon and b.phon):
+                continue
+            if (b.script == "latin" and not nickname_keys(b.text).isdisjoint(a.phon)) or (
+                a.script == "latin" and not nickname_keys(a.text).isdisjoint(b.phon)
+            ):
+                return NameMatch(NICKNAME, a.display, b.display, "")
     return None
 
 

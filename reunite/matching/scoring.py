@@ -27,6 +27,8 @@ from reunite.matching.compare import (
     ALT,
     DATE_LEVELS,
     FAMILY_LEVELS,
+    FUZZY,
+    GIVEN_LEVELS,
     NAME_LEVELS,
     PLACE_LEVELS,
     READING,
@@ -38,6 +40,7 @@ from reunite.matching.compare import (
     Token,
     compare_dates,
     compare_names,
+    compare_nicknames,
     compare_places,
     compare_separation,
     reading_key,
@@ -56,16 +59,16 @@ class FieldSpec:
 
 
 FIELDS: tuple[FieldSpec, ...] = (
-    FieldSpec("child_given", NAME_LEVELS, "child_given"),
+    FieldSpec("child_given", GIVEN_LEVELS, "child_given"),
     FieldSpec("child_family", FAMILY_LEVELS, "family"),
     FieldSpec("child_birth_date", DATE_LEVELS),
     FieldSpec("child_sex", SEX_LEVELS),
     FieldSpec("child_birth_place", PLACE_LEVELS),
-    FieldSpec("sought_given", NAME_LEVELS, "parent_given"),
+    FieldSpec("sought_given", GIVEN_LEVELS, "parent_given"),
     FieldSpec("sought_family", NAME_LEVELS, "family"),
     FieldSpec("sought_sex", SEX_LEVELS),
     FieldSpec("sought_nationality", SEX_LEVELS),
-    FieldSpec("other_given", NAME_LEVELS, "parent_given"),
+    FieldSpec("other_given", GIVEN_LEVELS, "parent_given"),
     FieldSpec("other_family", NAME_LEVELS, "family"),
     FieldSpec("separated_on", SEPARATION_LEVELS),
     FieldSpec("last_known_place", PLACE_LEVELS),
@@ -92,6 +95,20 @@ _VIA_PARENT = FAMILY_LEVELS.index("via_parent")
 _VIA_CLAIMANT = FAMILY_LEVELS.index("via_claimant")
 _FAMILY_DISAGREE = len(FAMILY_LEVELS) - 1
 _NAME_DISAGREE = len(NAME_LEVELS) - 1
+_GIVEN_DISAGREE = len(GIVEN_LEVELS) - 1
+
+
+def _given(out: list[Comparison], i: int, left: tuple[Token, ...], right: tuple[Token, ...]) -> None:
+    """Compare given names: a nickname counts when the spellings agree at most loosely."""
+    if not left or not right:
+        return
+    m = compare_names(left, right)
+    if m is None or m.level >= FUZZY:
+        m = compare_nicknames(left, right) or m
+    if m is None:
+        out.append((i, _GIVEN_DISAGREE, "", None))
+        return
+    out.append((i, m.level, m.tf_key if m.level <= ALT else "", m))
 
 
 def _names(
@@ -118,7 +135,7 @@ def compare_pair(cs: ChildSide, ps: ParentSide) -> list[Comparison]:
     c, k = cs.child, ps.child
     used: set[str] = set()
 
-    _names(out, 0, c.given, k.given, None)
+    _given(out, 0, c.given, k.given)
     if c.family:
         m = compare_names(c.family, k.family) if k.family else None
         if m is not None and m.level <= _FUZZY:
@@ -148,13 +165,13 @@ def compare_pair(cs: ChildSide, ps: ParentSide) -> list[Comparison]:
             out.append((4, pl[0], "", pl[1]))
 
     s, p, o, po = cs.sought, ps.claimant, cs.other, ps.other
-    _names(out, 5, s.given, p.given, None)
+    _given(out, 5, s.given, p.given)
     _names(out, 6, s.family, p.family, used)
     if s.sex is not None and p.sex is not None:
         out.append((7, 0 if s.sex == p.sex else 1, "", None))
     if s.nationalities and p.nationalities:
         out.append((8, 0 if s.nationalities & p.nationalities else 1, "", None))
-    _names(out, 9, o.given, po.given, None)
+    _given(out, 9, o.given, po.given)
     _names(out, 10, o.family, po.family, used)
     lvl = compare_separation(cs.separated, ps.separated)
     if lvl is not None:

@@ -51,6 +51,32 @@ def test_readme_child_claim_is_proposed_first_for_p1001_child_1(index: MatchInde
     assert [p.score for p in proposals] == sorted((p.score for p in proposals), reverse=True)
 
 
+def test_every_phonetic_variant_is_a_blocking_key(index: MatchIndex) -> None:
+    # "Thomas" has the skeletons sms and tms (th as in Thomas or as in think); トーマス only
+    # tms. The child knows her father's surname in Latin letters and her own given name.
+    parent_claim = load(
+        {
+            "id": "p-thomas",
+            "role": "parent",
+            "claimant": {"names": [{"family": "山田", "given": "潤"}], "sex": "M"},
+            "other_parent": {"names": [{"family": "トーマス", "given": "ローラ"}], "sex": "F"},
+            "children": [
+                {"ref": "1", "names": [{"family": "山田", "given": "結衣"}], "sex": "F", "birth_date": "2018-06-18"}
+            ],
+        }
+    )
+    index.add(parent_claim)
+    child_claim = load(
+        {
+            "id": "c-thomas",
+            "role": "child",
+            "claimant": {"names": [{"family": "Thomas", "given": "Yui"}], "sex": "F"},
+        }
+    )
+    assert "n~tms|yui" in blocking_keys(child_claim) & blocking_keys(parent_claim)
+    assert ("p-thomas", "1") in index.candidates(child_claim)
+
+
 def test_blocking_keys_of_both_sides_intersect() -> None:
     child_keys = blocking_keys(load(C2001))
     parent_keys = blocking_keys(load(P1001))

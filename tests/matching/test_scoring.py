@@ -7,7 +7,7 @@ from typing import Any
 import pytest
 
 from reunite.matching import ChildClaim, Model, ParentClaim, claim_from_dict, default_model, score_pair
-from reunite.matching.compare import ALT, compare_names, make_token
+from reunite.matching.compare import ALT, KANJI, PHONETIC, compare_names, compare_nicknames, make_token
 from reunite.matching.scoring import FIELD_INDEX, FIELDS
 from tests.examples import SPEC_CHILD, SPEC_PARENT
 
@@ -80,8 +80,56 @@ def test_reading_match_is_stronger_than_dictionary_reading_only(model: Model) ->
     direct_score, _ = score_pair(direct, parent(), "1", model)
     kanji_score, explanation = score_pair(via_kanji, parent(), "1", model)
     rows = {r["field"]: r for r in explanation["fields"]}
-    assert rows["child_given"]["level"] == "alt_reading"
+    # ゆき is a usual reading of 由紀: its own level, still weaker than the reading written down.
+    assert rows["child_given"]["level"] == "kanji_reading"
     assert kanji_score < direct_score
+
+
+def test_an_unusual_reading_of_kanji_is_weaker_than_a_usual_one(model: Model) -> None:
+    # 浅崎 is usually Sensaki (pykakasi) or Senzaki; Asasaki is a dictionary reading further down.
+    usual = compare_names((make_token("Sensaki"),), (make_token("浅崎"),))
+    unusual = compare_names((make_token("Asasaki"),), (make_token("浅崎"),))
+    assert usual is not None
+    assert usual.level == KANJI
+    assert unusual is not None
+    assert unusual.level == ALT
+    for name in ("child_given", "child_family"):
+        levels = FIELDS[FIELD_INDEX[name]].levels
+        weights = model.weights[FIELD_INDEX[name]]
+        assert weights[levels.index("kanji_reading")] > weights[levels.index("alt_reading")]
+
+
+@pytest.mark.parametrize(
+    ("remembered", "recorded"),
+    [("ジム", "James"), ("Jim", "James"), ("トニー", "Anthony"), ("アンディ", "Andrew"), ("Liz", "Elizabeth")],
+)
+def test_a_remembered_nickname_agrees_with_the_recorded_name(model: Model, remembered: str, recorded: str) -> None:
+    p = parent(claimant={"names": [{"family": "Smith", "given": recorded}], "sex": "M"})
+    nick = child(sought_parent={"names": [{"given": remembered}], "sex": "M"})
+    other = child(sought_parent={"names": [{"given": "ケン"}], "sex": "M"})
+    nick_score, explanation = score_pair(nick, p, "1", model)
+    other_score, _ = score_pair(other, p, "1", model)
+    rows = {r["field"]: r for r in explanation["fields"]}
+    assert rows["sought_given"]["level"] == "nickname"
+    assert rows["sought_given"]["detail"] == f"{remembered} ≈ {recorded}"
+    assert nick_score > other_score
+
+
+def test_no_nickname_between_unrelated_names() -> None:
+    assert compare_nicknames((make_token("ジム"),), (make_token("John"),)) is None
+    assert compare_nicknames((make_token("Tom"),), (make_token("James"),)) is None
+    assert compare_nicknames((make_token("ケン"),), (make_token("けん"),)) is None  # no Latin side
+
+
+def test_two_latin_names_agree_phonetically_only_if_they_also_look_alike() -> None:
+    # Schmidt ≈ Smith and Kato ≈ Carter share a consonant skeleton but are different names;
+    # a misspelt Richard still agrees.
+    assert compare_names((make_token("Schmidt"),), (make_token("Smith"),)) is None
+    assert compare_names((make_token("Kato"),), (make_token("Carter"),)) is None
+    assert compare_names((make_token("シュミット"),), (make_token("Schmidt"),)) is not None
+    misspelt = compare_names((make_token("Ricard"),), (make_token("Richard"),))
+    assert misspelt is not None
+    assert misspelt.level == PHONETIC
 
 
 def test_macron_and_passport_spellings_agree(model: Model) -> None:
