@@ -357,22 +357,28 @@ def _nicknamer() -> NickNamer:
 
 
 @lru_cache(maxsize=65536)
-def nickname_keys(text: str) -> frozenset[str]:
-    """Phonetic keys of the names related to a Latin given name as nickname or full form.
+def nickname_names(text: str) -> frozenset[str]:
+    """Names directly related to a Latin given name as its nickname or its full form.
 
-    From the hand-curated English nicknames dataset (``nicknames`` package): for *James*
-    the keys of Jim, Jimmy, Jamie…; for *Jim* those of James and of James's other
-    nicknames. The name's own keys are left out (they agree phonetically already).
+    From the hand-curated English nicknames dataset (``nicknames`` package): for *James*,
+    Jim, Jimmy, Jamie…; for *Jim*, James. Only direct relations: through a shared nickname
+    (Bill) William and Robert would agree.
     """
     name = casefold_text(text)
     nn = _nicknamer()
-    canonicals = nn.canonicals_of(name)
-    related = set(nn.nicknames_of(name)) | canonicals
-    for canonical in canonicals:
-        related |= nn.nicknames_of(canonical)
+    related = set(nn.nicknames_of(name)) | set(nn.canonicals_of(name))
     related.discard(name)
+    return frozenset(related)
+
+
+@lru_cache(maxsize=65536)
+def nickname_keys(text: str) -> frozenset[str]:
+    """Phonetic keys of :func:`nickname_names` (to compare katakana renderings: ジム, トニー).
+
+    The name's own keys are left out (they agree phonetically already).
+    """
     own = set(phonetic_keys(text))
-    return frozenset(k for r in related for k in phonetic_keys(r) if len(k) >= 2 and k not in own)
+    return frozenset(k for r in nickname_names(text) for k in phonetic_keys(r) if len(k) >= 2 and k not in own)
 
 
 _NICK_CACHE: dict[tuple[tuple[Token, ...], tuple[Token, ...]], NameMatch | None] = {}
@@ -399,11 +405,18 @@ def compare_nicknames(left: tuple[Token, ...], right: tuple[Token, ...]) -> Name
 def _compare_nicknames(left: tuple[Token, ...], right: tuple[Token, ...]) -> NameMatch | None:
     for a in left:
         for b in right:
-            if not (a.is_foreign or b.is_foreign) or not (a.phon and b.phon):
+            if not (a.is_foreign or b.is_foreign):
                 continue
-            if (b.script == "latin" and not nickname_keys(b.text).isdisjoint(a.phon)) or (
-                a.script == "latin" and not nickname_keys(a.text).isdisjoint(b.phon)
-            ):
+            if a.script == "latin" and b.script == "latin":
+                # Two Latin spellings: the names themselves must be related, not their sounds.
+                related = b.text in nickname_names(a.text) or a.text in nickname_names(b.text)
+            elif a.script == "latin" and b.script == "kana" and b.is_foreign:  # katakana
+                related = not nickname_keys(a.text).isdisjoint(b.phon)
+            elif b.script == "latin" and a.script == "kana" and a.is_foreign:
+                related = not nickname_keys(b.text).isdisjoint(a.phon)
+            else:
+                related = False
+            if related:
                 return NameMatch(NICKNAME, a.display, b.display, "")
     return None
 
