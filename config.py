@@ -15,6 +15,17 @@ def _env(name: str, default: str | None = None) -> str | None:
     return value if value not in (None, "") else default
 
 
+def _env_float(name: str) -> float | None:
+    """An optional number from the environment; a value that is not one stops the start."""
+    value = _env(name)
+    if value is None:
+        return None
+    try:
+        return float(value)
+    except ValueError:
+        raise SystemExit(f"{name} must be a number, not {value!r}") from None
+
+
 def _dev_secret(name: str, nbytes: int = 32) -> str:
     """A development-only secret, generated once and kept under instance/ (never committed)."""
     INSTANCE_DIR.mkdir(exist_ok=True)
@@ -46,6 +57,10 @@ class Config:
     # to Redis once it answers) instead of failing every request.
     RATELIMIT_IN_MEMORY_FALLBACK_ENABLED = True
     RATELIMIT_SWALLOW_ERRORS = True
+    # Proposals need at least this many bits of evidence; unset: the threshold trained with the
+    # shipped parameters (reunite/matching/params.json). Lower finds more links with less
+    # information and shows moderators more false ones (README, "Matching quality").
+    MATCH_THRESHOLD_BITS = _env_float("MATCH_THRESHOLD_BITS")
     SWEEP_INTERVAL_S = float(_env("SWEEP_INTERVAL_S", "300") or 300)
     MAIL_SWEEP_INTERVAL_S = float(_env("MAIL_SWEEP_INTERVAL_S", "60") or 60)
     # Notification mail retries wait about BASE * 2**attempt seconds (with jitter), at most MAX.

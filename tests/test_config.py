@@ -34,3 +34,15 @@ def test_postgres_urls_use_psycopg3() -> None:
     assert _normalise_db_url("postgres://u@h/db") == "postgresql+psycopg://u@h/db"
     assert _normalise_db_url("postgresql://u@h/db") == "postgresql+psycopg://u@h/db"
     assert _normalise_db_url("sqlite:///x") == "sqlite:///x"
+
+
+def test_a_numeric_setting_is_read_or_refused_by_name(monkeypatch: pytest.MonkeyPatch) -> None:
+    import config
+
+    monkeypatch.delenv("MATCH_THRESHOLD_BITS", raising=False)
+    assert config._env_float("MATCH_THRESHOLD_BITS") is None
+    monkeypatch.setenv("MATCH_THRESHOLD_BITS", "17.5")
+    assert config._env_float("MATCH_THRESHOLD_BITS") == 17.5
+    monkeypatch.setenv("MATCH_THRESHOLD_BITS", "seventeen")
+    with pytest.raises(SystemExit, match="MATCH_THRESHOLD_BITS must be a number"):
+        config._env_float("MATCH_THRESHOLD_BITS")

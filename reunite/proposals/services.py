@@ -11,6 +11,8 @@ a child claim (best candidate, margin) always sees every parent claim.
 
 from __future__ import annotations
 
+import dataclasses
+import functools
 import gc
 import hashlib
 import json
@@ -21,6 +23,7 @@ from collections.abc import Iterator
 from datetime import datetime, timedelta
 from typing import Any
 
+from flask import current_app, has_app_context
 from sqlalchemy import select
 
 from reunite.claims.age import child_is_minor
@@ -74,11 +77,24 @@ def engine_claim(claim_id: int, data: dict[str, Any]) -> ParentClaim | ChildClai
     return claim_from_dict({"id": str(claim_id), **data})
 
 
+@functools.cache
+def _with_threshold(bits: float) -> Model:
+    return dataclasses.replace(default_model(), threshold=bits)
+
+
+def configured_model() -> Model:
+    """The shipped model, proposing from ``MATCH_THRESHOLD_BITS`` when that is set."""
+    bits = current_app.config.get("MATCH_THRESHOLD_BITS") if has_app_context() else None
+    if bits is None:
+        return default_model()
+    return _with_threshold(float(bits))
+
+
 class SyncedIndex:
     """A process's `MatchIndex` of all stored claims, refreshed from the database on demand."""
 
     def __init__(self, model: Model | None = None) -> None:
-        self.model = model or default_model()
+        self.model = model or configured_model()
         self.index = MatchIndex(self.model)
         # claim id -> (version, public id): public ids are never reused, so a recycled row id is seen as new.
         self.versions: dict[int, tuple[int, str]] = {}

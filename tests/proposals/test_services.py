@@ -147,3 +147,21 @@ def test_rematch_command(make_claim: Any, runner: Any) -> None:
     assert "rematched 2 claims" in out.output
     assert len(proposals()) == 1
     assert unmatched_claim_ids() == []
+
+
+def test_the_threshold_is_configurable(app: Any, make_claim: Any) -> None:
+    # The README pair scores about 39 bits: above the shipped threshold, below 60.
+    app.config["MATCH_THRESHOLD_BITS"] = 60.0
+    services.reset_index()
+    try:
+        make_claim(PARENT)
+        child = make_claim(CHILD)
+        assert proposals() == []
+        app.config["MATCH_THRESHOLD_BITS"] = None
+        services.reset_index()
+        assert services.match_claim(child.id) == 1
+        db.session.commit()
+        assert len(proposals()) == 1
+    finally:
+        app.config["MATCH_THRESHOLD_BITS"] = None
+        services.reset_index()
