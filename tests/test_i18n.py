@@ -97,3 +97,24 @@ def test_help_page_states_the_security_model_in_both_languages(client: Any) -> N
         assert needle in en
     for needle in ("サーバーを運営する人も読めません", "二度と読めなくなります", "Pythonクライアント"):
         assert needle in ja
+
+
+def test_every_matcher_field_and_level_has_a_label_in_both_languages(app: Any) -> None:
+    # Moderators read the explanation in words; a level added to the engine without a label
+    # would show its code ("kanji_reading") instead.
+    from flask_babel import force_locale
+
+    from reunite.matching.scoring import FIELDS
+
+    codes = {f.name for f in FIELDS} | {level for f in FIELDS for level in f.levels}
+    with app.test_request_context():
+        labels = app.jinja_env.get_template("moderation/_labels.html").module
+        for locale in ("en", "ja"):
+            with force_locale(locale):
+                for f in FIELDS:
+                    assert str(labels.field_label(f.name)).strip() != f.name, (locale, f.name)
+                    for level in f.levels:
+                        label = str(labels.level_label(level)).strip()
+                        assert label not in codes, (locale, f.name, level, label)
+                        if locale == "ja":
+                            assert not label.isascii(), (f.name, level, label)
