@@ -7,7 +7,9 @@ level index into the field's level list plus the forms that matched, for the exp
 
 from __future__ import annotations
 
+import functools
 import itertools
+from collections.abc import Callable
 from dataclasses import dataclass
 from functools import lru_cache
 
@@ -381,28 +383,41 @@ def nickname_keys(text: str) -> frozenset[str]:
     return frozenset(k for r in nickname_names(text) for k in phonetic_keys(r) if len(k) >= 2 and k not in own)
 
 
-_NICK_CACHE: dict[tuple[tuple[Token, ...], tuple[Token, ...]], NameMatch | None] = {}
+TokenSets = tuple[tuple[Token, ...], tuple[Token, ...]]
+NameComparer = Callable[[tuple[Token, ...], tuple[Token, ...]], NameMatch | None]
 
 
+def _memoised(limit: int) -> Callable[[NameComparer], NameComparer]:
+    """Cache a comparison of two token sets by the pair (emptied when it holds ``limit``)."""
+
+    def wrap(compare: NameComparer) -> NameComparer:
+        cache: dict[TokenSets, NameMatch | None] = {}
+
+        @functools.wraps(compare)
+        def cached(left: tuple[Token, ...], right: tuple[Token, ...]) -> NameMatch | None:
+            key = (left, right)
+            try:
+                return cache[key]
+            except KeyError:
+                pass
+            result = compare(left, right)
+            if len(cache) > limit:
+                cache.clear()
+            cache[key] = result
+            return result
+
+        return cached
+
+    return wrap
+
+
+@_memoised(2_000_000)
 def compare_nicknames(left: tuple[Token, ...], right: tuple[Token, ...]) -> NameMatch | None:
     """A nickname agreement between two given-name token sets (``Jim``/ジム ≈ James), or ``None``.
 
     One side must be Latin (the dataset is in Latin letters) and one side visibly foreign;
     the other side is compared by its phonetic keys, so katakana renderings count too.
     """
-    key = (left, right)
-    try:
-        return _NICK_CACHE[key]
-    except KeyError:
-        pass
-    result = _compare_nicknames(left, right)
-    if len(_NICK_CACHE) > 2_000_000:
-        _NICK_CACHE.clear()
-    _NICK_CACHE[key] = result
-    return result
-
-
-def _compare_nicknames(left: tuple[Token, ...], right: tuple[Token, ...]) -> NameMatch | None:
     for a in left:
         for b in right:
             if not (a.is_foreign or b.is_foreign):
@@ -421,21 +436,10 @@ def _compare_nicknames(left: tuple[Token, ...], right: tuple[Token, ...]) -> Nam
     return None
 
 
-_NAMES_CACHE: dict[tuple[tuple[Token, ...], tuple[Token, ...]], NameMatch | None] = {}
-
-
+@_memoised(2_000_000)
 def compare_names(left: tuple[Token, ...], right: tuple[Token, ...]) -> NameMatch | None:
     """Return the best match between two token sets, or ``None`` when nothing agrees."""
-    key = (left, right)
-    try:
-        return _NAMES_CACHE[key]
-    except KeyError:
-        pass
-    result = _compare_names(left, right)
-    if len(_NAMES_CACHE) > 2_000_000:
-        _NAMES_CACHE.clear()
-    _NAMES_CACHE[key] = result
-    return result
+    return _compare_names(left, right)
 
 
 _MISSING = NameMatch(-1, "", "", "")
