@@ -77,6 +77,28 @@ def test_every_phonetic_variant_is_a_blocking_key(index: MatchIndex) -> None:
     assert ("p-thomas", "1") in index.candidates(child_claim)
 
 
+@pytest.mark.parametrize(
+    ("kanji", "latin"), [("河野", "Kawano"), ("河野", "Kono"), ("中島", "Nakashima"), ("角田", "Kadota")]
+)
+def test_a_surname_read_another_usual_way_still_blocks(index: MatchIndex, kanji: str, latin: str) -> None:
+    # The child knows only her own name, in Latin letters, with a reading of the surname
+    # that is not the dictionary's first.
+    parent_claim = load(
+        {
+            "id": "p-reading",
+            "role": "parent",
+            "claimant": {"names": [{"family": "Brown", "given": "Adam"}], "sex": "M"},
+            "other_parent": {"names": [{"family": kanji, "given": "恵子"}], "sex": "F"},
+            "children": [{"ref": "1", "names": [{"family": kanji, "given": "健太"}], "sex": "M"}],
+        }
+    )
+    index.add(parent_claim)
+    child_claim = load(
+        {"id": "c-reading", "role": "child", "claimant": {"names": [{"family": latin, "given": "Kenta"}]}}
+    )
+    assert ("p-reading", "1") in index.candidates(child_claim)
+
+
 def test_blocking_keys_of_both_sides_intersect() -> None:
     child_keys = blocking_keys(load(C2001))
     parent_keys = blocking_keys(load(P1001))
