@@ -81,20 +81,20 @@ def test_every_phonetic_variant_is_a_blocking_key(index: MatchIndex) -> None:
     ("kanji", "latin"), [("河野", "Kawano"), ("河野", "Kono"), ("中島", "Nakashima"), ("角田", "Kadota")]
 )
 def test_a_surname_read_another_usual_way_still_blocks(index: MatchIndex, kanji: str, latin: str) -> None:
-    # The child knows only her own name, in Latin letters, with a reading of the surname
-    # that is not the dictionary's first.
+    # The father wrote the family name in Latin letters with one of its usual readings; the
+    # child writes it in kanji and gives nothing else that a key could be made of.
     parent_claim = load(
         {
             "id": "p-reading",
             "role": "parent",
             "claimant": {"names": [{"family": "Brown", "given": "Adam"}], "sex": "M"},
-            "other_parent": {"names": [{"family": kanji, "given": "恵子"}], "sex": "F"},
-            "children": [{"ref": "1", "names": [{"family": kanji, "given": "健太"}], "sex": "M"}],
+            "other_parent": {"names": [{"family": latin, "given": "Keiko"}], "sex": "F"},
+            "children": [{"ref": "1", "names": [{"family": latin, "given": "Kenta"}], "sex": "M"}],
         }
     )
     index.add(parent_claim)
     child_claim = load(
-        {"id": "c-reading", "role": "child", "claimant": {"names": [{"family": latin, "given": "Kenta"}]}}
+        {"id": "c-reading", "role": "child", "claimant": {"names": [{"family": kanji, "given": "健太"}]}}
     )
     assert ("p-reading", "1") in index.candidates(child_claim)
 
