@@ -5,7 +5,8 @@ choice is *Haruna*). Besides pykakasi's own conversion, every segmentation of th
 into dictionary entries is read with every reading the dictionary lists (so 晃輝 gives
 *kōki* from こう+き, 唯 gives *yui*), up to ``MAX_READINGS``. A match through one of these
 readings is weaker evidence than a match on the same kanji or on a reading the claimant
-wrote down, and the scorer gives it its own level (``alt_reading``).
+wrote down: the scorer gives the first two readings their own level (``kanji_reading``) and
+the rest a weaker one (``alt_reading``).
 """
 
 from __future__ import annotations

@@ -86,7 +86,7 @@ def test_reading_match_is_stronger_than_dictionary_reading_only(model: Model) ->
 
 
 def test_an_unusual_reading_of_kanji_is_weaker_than_a_usual_one(model: Model) -> None:
-    # 浅崎 is usually Sensaki (pykakasi) or Senzaki; Asasaki is a dictionary reading further down.
+    # pykakasi lists Sensaki and Senzaki first for 浅崎; Asasaki (a real reading) comes further down.
     usual = compare_names((make_token("Sensaki"),), (make_token("浅崎"),))
     unusual = compare_names((make_token("Asasaki"),), (make_token("浅崎"),))
     assert usual is not None
