@@ -14,7 +14,6 @@ from reunite.errors import Invalid
 
 # C0 controls and DEL, except tab, line feed and carriage return (a reason may span lines).
 # PostgreSQL cannot store NUL in text at all; the others have no place in a field either.
-# Control characters other than tab, newline and carriage return (PostgreSQL cannot even store NUL).
 CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
 
 

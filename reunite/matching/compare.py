@@ -436,16 +436,12 @@ def compare_nicknames(left: tuple[Token, ...], right: tuple[Token, ...]) -> Name
     return None
 
 
-@_memoised(2_000_000)
-def compare_names(left: tuple[Token, ...], right: tuple[Token, ...]) -> NameMatch | None:
-    """Return the best match between two token sets, or ``None`` when nothing agrees."""
-    return _compare_names(left, right)
-
-
 _MISSING = NameMatch(-1, "", "", "")
 
 
-def _compare_names(left: tuple[Token, ...], right: tuple[Token, ...]) -> NameMatch | None:
+@_memoised(2_000_000)
+def compare_names(left: tuple[Token, ...], right: tuple[Token, ...]) -> NameMatch | None:
+    """Return the best match between two token sets, or ``None`` when nothing agrees."""
     best: NameMatch | None = None
     cache = _PAIR_CACHE
     get = cache.get

@@ -111,21 +111,19 @@ def _given(out: list[Comparison], i: int, left: tuple[Token, ...], right: tuple[
     out.append((i, m.level, m.tf_key if m.level <= ALT else "", m))
 
 
-def _names(
-    out: list[Comparison], i: int, left: tuple[Token, ...], right: tuple[Token, ...], used: set[str] | None
-) -> None:
+def _family(out: list[Comparison], i: int, left: tuple[Token, ...], right: tuple[Token, ...], used: set[str]) -> None:
+    """Compare a parent's family names; ``used`` holds the surname values already counted."""
     if not left or not right:
         return
     m = compare_names(left, right)
     if m is None:
         out.append((i, _NAME_DISAGREE, "", None))
         return
-    if used is not None:
-        # The same written surname already counted for another role (a child usually
-        # carries a parent's surname): one observation must not count twice.
-        if m.tf_key and m.tf_key in used:
-            return
-        used.add(m.tf_key)
+    # The same written surname already counted for another role (a child usually carries a
+    # parent's surname): one observation must not count twice.
+    if m.tf_key and m.tf_key in used:
+        return
+    used.add(m.tf_key)
     out.append((i, m.level, m.tf_key if m.level <= ALT else "", m))
 
 
@@ -166,13 +164,13 @@ def compare_pair(cs: ChildSide, ps: ParentSide) -> list[Comparison]:
 
     s, p, o, po = cs.sought, ps.claimant, cs.other, ps.other
     _given(out, 5, s.given, p.given)
-    _names(out, 6, s.family, p.family, used)
+    _family(out, 6, s.family, p.family, used)
     if s.sex is not None and p.sex is not None:
         out.append((7, 0 if s.sex == p.sex else 1, "", None))
     if s.nationalities and p.nationalities:
         out.append((8, 0 if s.nationalities & p.nationalities else 1, "", None))
     _given(out, 9, o.given, po.given)
-    _names(out, 10, o.family, po.family, used)
+    _family(out, 10, o.family, po.family, used)
     lvl = compare_separation(cs.separated, ps.separated)
     if lvl is not None:
         out.append((11, lvl, "", None))

@@ -58,7 +58,7 @@ def review(public_id: str) -> ResponseReturnValue:
         # A person erased their account (the notification of that links here): say so, keep the record.
         decisions = services.decisions_for(proposal)
         return render_template("moderation/erased.html", proposal=proposal, decisions=decisions, me=current())
-    data = services.review(public_id)
+    data = services.review(proposal)
     return render_template(
         "moderation/review.html",
         r=data,

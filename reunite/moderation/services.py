@@ -118,9 +118,8 @@ class Review:
     bars: list[dict[str, Any]] = field(default_factory=list)
 
 
-def review(public_id: str) -> Review:
-    """Both claims side by side with the engine's explanation, drawn as bars."""
-    proposal = get_proposal(public_id)
+def review(proposal: Proposal) -> Review:
+    """Both claims of a proposal side by side with the engine's explanation, drawn as bars."""
     child = _claim(proposal.child_claim_id)
     parent = _claim(proposal.parent_claim_id)
     if child is None or parent is None:
