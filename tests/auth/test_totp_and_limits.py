@@ -42,7 +42,8 @@ def test_staff_pages_wait_for_totp_setup_then_a_code(role: str, api: Any, login:
     bad = api.client.post("/totp/setup", data={"csrf_token": token, "code": "000000"})
     assert bad.status_code == 200
     assert "not right" in bad.get_data(as_text=True)
-    ok = api.client.post("/totp/setup", data={"csrf_token": token, "code": pyotp.TOTP(secret.group(1)).now()})
+    setup_code = pyotp.TOTP(secret.group(1)).now()
+    ok = api.client.post("/totp/setup", data={"csrf_token": token, "code": setup_code})
     assert ok.status_code == 302
     assert api.get(target).status_code == 200
 
@@ -54,12 +55,12 @@ def test_staff_pages_wait_for_totp_setup_then_a_code(role: str, api: Any, login:
     assert "/totp/verify" in resp.headers["Location"]
     user = db.session.get(User, made.user.id)
     db.session.refresh(user)
-    code = pyotp.TOTP(secret.group(1)).now()
-    replay = api.post("/api/v1/auth/totp", {"code": code})
+    # The very code used at setup (a fresh code could belong to the next 30-second step by now).
+    replay = api.post("/api/v1/auth/totp", {"code": setup_code})
     assert replay.status_code == 400  # the step was used at setup
     user.totp_last_step = None
     db.session.commit()
-    assert api.post("/api/v1/auth/totp", {"code": code}).status_code == 200
+    assert api.post("/api/v1/auth/totp", {"code": pyotp.TOTP(secret.group(1)).now()}).status_code == 200
     assert api.get(target).status_code == 200
 
 
