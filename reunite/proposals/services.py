@@ -24,7 +24,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from flask import current_app, has_app_context
-from sqlalchemy import select
+from sqlalchemy import bindparam, select
 
 from reunite.claims.age import child_is_minor
 from reunite.claims.models import Claim, ClaimRole
@@ -154,13 +154,18 @@ class SyncedIndex:
 _synced: SyncedIndex | None = None
 
 
-def synced_index(model: Model | None = None) -> SyncedIndex:
-    """This process's index (built on first use), refreshed from the database."""
+def _process_index(model: Model | None) -> SyncedIndex:
     global _synced
     if _synced is None or (model is not None and _synced.model is not model):
         _synced = SyncedIndex(model)
-    _synced.refresh()
     return _synced
+
+
+def synced_index(model: Model | None = None) -> SyncedIndex:
+    """This process's index (built on first use), refreshed from the database."""
+    index = _process_index(model)
+    index.refresh()
+    return index
 
 
 def reset_index() -> None:
@@ -195,16 +200,12 @@ def matched_signature(child: Claim, parent: Claim, child_ref: str, explanation: 
     return hashlib.sha256(blob.encode()).hexdigest()
 
 
-def _record(child: Claim, parent: Claim, found: EngineProposal) -> bool:
-    """Insert or refresh one proposal; returns True when a proposal is created or reopened."""
+def _record(child: Claim, parent: Claim, found: EngineProposal, existing: Proposal | None) -> bool:
+    """Insert or refresh one proposal (``existing``: the stored one for this pair, if any).
+
+    Returns True when a proposal is created or reopened.
+    """
     sig = matched_signature(child, parent, found.child_ref, found.explanation)
-    existing = db.session.scalars(
-        select(Proposal).where(
-            Proposal.child_claim_id == child.id,
-            Proposal.parent_claim_id == parent.id,
-            Proposal.child_ref == found.child_ref,
-        )
-    ).first()
     now = utcnow()
     score = round(found.score, 3)
     if existing is None:
@@ -243,13 +244,17 @@ def _record(child: Claim, parent: Claim, found: EngineProposal) -> bool:
     return reopened
 
 
+# Built once: the worker runs this after every claim it matches.
+_MARK_MATCHED = (
+    Claim.__table__.update()
+    .where(Claim.__table__.c.id == bindparam("claim_id"), Claim.__table__.c.version == bindparam("seen_version"))
+    .values(matched_version=bindparam("seen_version"))
+)
+
+
 def mark_matched(claim: Claim) -> None:
     """Record that the claim's current version has been matched (unless it was edited meanwhile)."""
-    db.session.execute(
-        Claim.__table__.update()
-        .where(Claim.__table__.c.id == claim.id, Claim.__table__.c.version == claim.version)
-        .values(matched_version=claim.version)
-    )
+    db.session.execute(_MARK_MATCHED, {"claim_id": claim.id, "seen_version": claim.version})
 
 
 def match_child(child: Claim, index: SyncedIndex) -> int:
@@ -257,14 +262,19 @@ def match_child(child: Claim, index: SyncedIndex) -> int:
     found = index.index.match(engine_claim(child.id, child.data))  # type: ignore[arg-type]
     if not found:
         return 0
-    parents = {
-        c.id: c for c in db.session.scalars(select(Claim).where(Claim.id.in_({int(f.parent_claim_id) for f in found})))
+    parent_ids = {int(f.parent_claim_id) for f in found}
+    parents = {c.id: c for c in db.session.scalars(select(Claim).where(Claim.id.in_(parent_ids)))}
+    stored = {
+        (p.parent_claim_id, p.child_ref): p
+        for p in db.session.scalars(
+            select(Proposal).where(Proposal.child_claim_id == child.id, Proposal.parent_claim_id.in_(parent_ids))
+        )
     }
     made = 0
     for f in found:
         parent = parents.get(int(f.parent_claim_id))
         if parent is not None:  # deleted since it was indexed
-            made += _record(child, parent, f)
+            made += _record(child, parent, f, stored.get((parent.id, f.child_ref)))
     return made
 
 
@@ -273,12 +283,16 @@ def match_claim(claim_id: int, model: Model | None = None) -> int:
 
     Missing claims are ignored (deleted since the task was queued). The caller commits.
     """
-    index = synced_index(model)
     claim = db.session.get(Claim, claim_id)
+    index = _process_index(model)
+    # The claim itself is indexed before the refresh, which then need not read it again.
     if claim is None:
         index.drop(claim_id)
+    else:
+        index.put(claim.id, claim.public_id, claim.version, claim.data)
+    index.refresh()
+    if claim is None:
         return 0
-    index.put(claim.id, claim.public_id, claim.version, claim.data)
     if claim.role == ClaimRole.CHILD:
         made = match_child(claim, index)
     else:
