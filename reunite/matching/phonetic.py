@@ -50,8 +50,11 @@ _ENGLISH_RULES = [
     (re.compile(r"ng"), "n"),
     (re.compile(r"(?<=a)l(?=k)"), ""),
     (re.compile(r"(?<=[aeiou])re$"), ""),
-    # Non-rhotic: an r before a consonant or at the end is not heard.
-    (re.compile(r"(?<=[aeiouy])r+(?=[^aeiouy]|$)"), ""),
+]
+# Non-rhotic English: an r before a consonant or at the end is not heard (マーティン, ピーター).
+# Names from rhotic languages keep it (ガルシア for Garcia), so both variants are keys.
+_NON_RHOTIC = re.compile(r"(?<=[aeiouy])r+(?=[^aeiouy]|$)")
+_LAST_RULES = [
     (re.compile(r"(?<=[aeiou])[wh](?![aeiou])"), ""),
     (re.compile(r"(?<=.)y"), "i"),
 ]
@@ -115,7 +118,10 @@ def phonetic_keys(text: str) -> tuple[str, ...]:
         return ()
     for pattern, repl in _ENGLISH_RULES:
         s = pattern.sub(repl, s)
-    words = _expand(s, "th", ("s", "t"))
+    words = list(dict.fromkeys((_NON_RHOTIC.sub("", s), s)))
+    for pattern, repl in _LAST_RULES:
+        words = [pattern.sub(repl, w) for w in words]
+    words = [v for w in words for v in _expand(w, "th", ("s", "t"))]
     words = [v for w in words for v in _expand(w, "ch", ("c", "k", "s"))]
     words = [v for w in words for v in _expand(w, "ge", ("je", "ge"))]
     words = [v for w in words for v in _expand(w, "gi", ("ji", "gi"))]

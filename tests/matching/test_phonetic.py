@@ -29,6 +29,11 @@ SAME = [
     ("ムーア", "Moore"),
     ("シュミット", "Schmidt"),
     ("ミュラー", "Müller"),
+    # A name from a rhotic language keeps its r in katakana; an English one loses it.
+    ("ガルシア", "Garcia"),
+    ("マルティン", "Martin"),
+    ("マーティン", "Martin"),
+    ("カーター", "Carter"),
 ]
 
 
