@@ -31,6 +31,8 @@ def token_keys(tokens: Iterable[Token], readings: int = BLOCKING_READINGS) -> se
     for t in tokens:
         if t.key:
             out.add(t.key)
+            # Japanese has one sound for l and r: Leo is レオ (reo), Lisa is リサ (risa).
+            out.add(t.key.replace("l", "r"))
         out.update(t.alts[:readings])
         # Every variant skeleton: Thomas is "sms" or "tms" depending on how its "th" sounds,
         # and トーマス only has the second.

@@ -77,6 +77,25 @@ def test_every_phonetic_variant_is_a_blocking_key(index: MatchIndex) -> None:
     assert ("p-thomas", "1") in index.candidates(child_claim)
 
 
+def test_l_and_r_are_one_sound_in_blocking_keys(index: MatchIndex) -> None:
+    # The father wrote his son's name Leo; the son, who lives in Japan, writes レオ (reo).
+    # The skeleton of both is a single consonant, too short to be a key, so the romaji must meet.
+    parent_claim = load(
+        {
+            "id": "p-leo",
+            "role": "parent",
+            "claimant": {"names": [{"family": "Martin", "given": "Tim"}], "sex": "M"},
+            "children": [{"ref": "1", "names": [{"family": "Martin", "given": "Leo"}], "sex": "M"}],
+        }
+    )
+    index.add(parent_claim)
+    child_claim = load(
+        {"id": "c-leo", "role": "child", "claimant": {"names": [{"family": "マーティン", "given": "レオ"}]}}
+    )
+    assert "n~mtn|reo" in blocking_keys(child_claim) & blocking_keys(parent_claim)
+    assert ("p-leo", "1") in index.candidates(child_claim)
+
+
 @pytest.mark.parametrize(
     ("kanji", "latin"), [("河野", "Kawano"), ("河野", "Kono"), ("中島", "Nakashima"), ("角田", "Kadota")]
 )
