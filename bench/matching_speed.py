@@ -1,7 +1,9 @@
 """Matching speed: whole-set evaluation time and per-claim latency against large indexes.
 
 1. Evaluation of 4,200 child claims against 20,000 parent claims (the synthetic test set,
-   seed 2), as ``python -m reunite.matching.evaluate`` does it: wall and CPU seconds.
+   seed 2): ``python -m reunite.matching.evaluate`` run in a fresh process (cold caches),
+   once matching in one process and once in as many as there are CPUs (its default);
+   wall and CPU seconds.
 2. Latency of ``MatchIndex.match`` for one new child claim against 10k, 100k and 1M
    indexed parent claims (p50/p95/max over 500 child claims). The 10k and 100k indexes
    are fully generated; the 1M index holds the 100k generated claims ten times under
@@ -17,17 +19,22 @@ from __future__ import annotations
 import argparse
 import dataclasses
 import gc
+import json
 import os
 import resource
 import statistics
+import subprocess
 import sys
+import tempfile
 import time
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
 
-from reunite.matching.evaluate import evaluate  # noqa: E402
+from reunite.matching.evaluate import default_jobs  # noqa: E402
 from reunite.matching.generate import generate  # noqa: E402
+from reunite.matching.generate import main as generate_main  # noqa: E402
 from reunite.matching.index import MatchIndex  # noqa: E402
 from reunite.matching.model import ChildClaim, ParentClaim, claim_from_dict  # noqa: E402
 from reunite.matching.scoring import default_model  # noqa: E402
@@ -75,12 +82,20 @@ def main(argv: list[str] | None = None) -> None:
     args = ap.parse_args(argv)
     model = default_model()
 
-    raw, links = generate(20000, 4200, seed=2)
-    claims = [claim_from_dict(c) for c in raw]
-    result = evaluate(claims, set(links), model)
-    print(f"evaluation 4200 child x 20000 parent claims: {result['seconds']:.2f} s wall, "
-          f"{result['cpu_seconds']:.2f} s CPU, {result['pairs_scored']} pairs scored, load average "
-          f"{os.getloadavg()[0]:.1f}")  # fmt: skip
+    with tempfile.TemporaryDirectory() as tmp:
+        claims_path, truth_path = Path(tmp) / "claims.jsonl", Path(tmp) / "truth.csv"
+        generate_main(["--parents", "20000", "--children", "4200", "--seed", "2",
+                       "--out", str(claims_path), "--truth", str(truth_path)])  # fmt: skip
+        for jobs in sorted({1, default_jobs()}):
+            done = subprocess.run(
+                [sys.executable, "-m", "reunite.matching.evaluate", "--claims", str(claims_path),
+                 "--truth", str(truth_path), "--jobs", str(jobs)],
+                cwd=ROOT, capture_output=True, text=True, check=True,
+            )  # fmt: skip
+            result = json.loads(done.stdout)
+            print(f"evaluation 4200 child x 20000 parent claims, {jobs} process(es): {result['seconds']:.2f} s wall, "
+                  f"{result['cpu_seconds']:.2f} s CPU, {result['pairs_scored']} pairs scored, top-1 "
+                  f"{result['top1']:.4f}, load average {os.getloadavg()[0]:.1f}")  # fmt: skip
 
     print(f"{'indexed claims':>14} {'build s':>8} {'p50 ms':>7} {'p95 ms':>7} {'max ms':>7} {'RSS MB':>7}")
     index: MatchIndex | None = None

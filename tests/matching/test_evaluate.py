@@ -69,6 +69,16 @@ def test_evaluate_cli_without_child_birth_dates(dataset: tuple[Path, Path]) -> N
     assert result["false_alarm_rate"] <= 0.03
 
 
+def test_matching_in_two_processes_gives_the_same_result(dataset: tuple[Path, Path]) -> None:
+    claims_path, truth_path = dataset
+    claims, truth = read_claims(claims_path), read_truth(truth_path)
+    one = evaluate(claims, truth, default_model(), jobs=1)
+    two = evaluate(claims, truth, default_model(), jobs=2)
+    timing = {"seconds", "cpu_seconds"}
+    assert {k: v for k, v in two.items() if k not in timing} == {k: v for k, v in one.items() if k not in timing}
+    assert one["pairs_scored"] > 0
+
+
 def test_a_useless_threshold_is_caught(dataset: tuple[Path, Path]) -> None:
     claims_path, truth_path = dataset
     links = read_truth(truth_path)
