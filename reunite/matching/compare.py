@@ -281,20 +281,9 @@ class NameMatch:
     tf_key: str
 
 
+#: Token-pair comparisons by ``(a.uid << 32) | b.uid``, emptied when it holds ``PAIR_CACHE_LIMIT``.
 _PAIR_CACHE: dict[int, NameMatch | None] = {}
-
-
-def _token_level(a: Token, b: Token) -> NameMatch | None:
-    key = (a.uid << 32) | b.uid
-    try:
-        return _PAIR_CACHE[key]
-    except KeyError:
-        pass
-    result = _token_level_uncached(a, b)
-    if len(_PAIR_CACHE) > 4_000_000:
-        _PAIR_CACHE.clear()
-    _PAIR_CACHE[key] = result
-    return result
+PAIR_CACHE_LIMIT = 4_000_000
 
 
 def reading_key(t: Token) -> str:
@@ -448,10 +437,14 @@ def compare_names(left: tuple[Token, ...], right: tuple[Token, ...]) -> NameMatc
     for a in left:
         high = a.uid << 32
         for b in right:
-            # _token_level inlined: this loop runs millions of times in a batch.
-            m = get(high | b.uid, _MISSING)
+            # The token-pair cache is read inline: this loop runs millions of times in a batch.
+            key = high | b.uid
+            m = get(key, _MISSING)
             if m is _MISSING:
-                m = _token_level(a, b)
+                m = _token_level_uncached(a, b)
+                if len(cache) > PAIR_CACHE_LIMIT:
+                    cache.clear()
+                cache[key] = m
             if m is not None and (best is None or m.level < best.level):
                 best = m
                 if best.level == EXACT:
