@@ -37,10 +37,14 @@ def register_proposals_cli(group: click.Group) -> None:
                 if n % batch == 0:
                     db.session.commit()
                 bar.update(1)
-        for claim_id in services.all_claim_ids(ClaimRole.PARENT):
-            parent = db.session.get(Claim, claim_id)
-            if parent is not None:
-                services.mark_matched(parent)
+        # Parent claims were matched by indexing them: each is marked at the version indexed,
+        # in batches (one statement per batch, not a read and a write per claim).
+        parents = [
+            (cid, index.versions[cid][0]) for cid in services.all_claim_ids(ClaimRole.PARENT) if cid in index.versions
+        ]
+        for start in range(0, len(parents), batch):
+            services.mark_versions_matched(parents[start : start + batch])
+            db.session.commit()
         db.session.commit()
         seconds = time.monotonic() - started
         rate = len(children) / max(seconds - indexed, 1e-9)

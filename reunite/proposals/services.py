@@ -257,6 +257,15 @@ def mark_matched(claim: Claim) -> None:
     db.session.execute(_MARK_MATCHED, {"claim_id": claim.id, "seen_version": claim.version})
 
 
+def mark_versions_matched(versions: list[tuple[int, int]]) -> None:
+    """Record that each (claim id, version) has been matched, in one executemany.
+
+    A claim edited since that version was read keeps waiting for the matcher.
+    """
+    if versions:
+        db.session.execute(_MARK_MATCHED, [{"claim_id": cid, "seen_version": v} for cid, v in versions])
+
+
 def match_child(child: Claim, index: SyncedIndex) -> int:
     """Propose links for one stored child claim; returns proposals created or reopened."""
     found = index.index.match(engine_claim(child.id, child.data))  # type: ignore[arg-type]

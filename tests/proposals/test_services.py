@@ -149,6 +149,17 @@ def test_rematch_command(make_claim: Any, runner: Any) -> None:
     assert unmatched_claim_ids() == []
 
 
+def test_bulk_marking_keeps_a_claim_edited_since_it_was_read_waiting(make_claim: Any) -> None:
+    seen = make_claim(PARENT, matched=False)
+    edited = make_claim(PARENT, matched=False)
+    read_version = edited.version
+    edited.version += 1  # edited after the matcher read it
+    db.session.commit()
+    services.mark_versions_matched([(seen.id, seen.version), (edited.id, read_version)])
+    db.session.commit()
+    assert unmatched_claim_ids() == [edited.id]
+
+
 def test_the_threshold_is_configurable(app: Any, make_claim: Any) -> None:
     # The README pair scores about 39 bits: above the shipped threshold, below 60.
     app.config["MATCH_THRESHOLD_BITS"] = 60.0
