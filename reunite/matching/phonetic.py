@@ -125,6 +125,9 @@ def phonetic_keys(text: str) -> tuple[str, ...]:
     words = [v for w in words for v in _expand(w, "ch", ("c", "k", "s"))]
     words = [v for w in words for v in _expand(w, "ge", ("je", "ge"))]
     words = [v for w in words for v in _expand(w, "gi", ("ji", "gi"))]
+    # A t before a "yoo" sound becomes チュ: Stewart スチュワート, Stuart スチュアート.
+    words = [v for w in words for v in _expand(w, "stew", ("stew", "schew"))]
+    words = [v for w in words for v in _expand(w, "stu", ("stu", "schu"))]
     keys = dict.fromkeys(_skeleton(w) for w in words)
     return tuple(k for k in keys if k)
 
