@@ -6,7 +6,7 @@ whole task, the index build time and the process's peak memory; as the reference
 the same run, the same claims scored against every stored parent claim without blocking (on a
 sample, extrapolated linearly). Finally the throughput of a full rematch.
 
-    python bench/matching_db.py [--sizes 10000,100000,1000000] [--queries 300]
+    python bench/matching_db.py [--sizes 10000,100000,1000000] [--queries 300] [--no-rematch]
 
 Needs PostgreSQL on 127.0.0.1 (user postgres); creates and drops its own database.
 """
@@ -77,6 +77,12 @@ def main() -> None:
     ap.add_argument("--sizes", default="10000,100000,1000000")
     ap.add_argument("--queries", type=int, default=300)
     ap.add_argument("--brute-sample", type=int, default=30)
+    ap.add_argument(
+        "--no-rematch",
+        dest="rematch",
+        action="store_false",
+        help="skip the full rematch at the end (long at 1M)",
+    )
     args = ap.parse_args()
     sizes = [int(s) for s in args.sizes.split(",")]
 
@@ -177,26 +183,27 @@ def main() -> None:
                 }
                 rows.append(row)
                 print(json.dumps(row), flush=True)
-            # Full rematch throughput over what is stored (index rebuilt, every child claim re-scored).
-            from click.testing import CliRunner
+            if args.rematch:
+                # Full rematch throughput over what is stored (index rebuilt, every child claim re-scored).
+                from click.testing import CliRunner
 
-            for q in queries:
-                db.session.add(
-                    Claim(
-                        public_id="cl-" + secrets.token_hex(8),
-                        role=ClaimRole.CHILD,
-                        data={k: v for k, v in q.items() if k != "id"},
-                        version=1,
+                for q in queries:
+                    db.session.add(
+                        Claim(
+                            public_id="cl-" + secrets.token_hex(8),
+                            role=ClaimRole.CHILD,
+                            data={k: v for k, v in q.items() if k != "id"},
+                            version=1,
+                        )
+                    )
+                db.session.commit()
+                t = time.perf_counter()
+                out = CliRunner().invoke(app.cli, ["reunite", "rematch"], catch_exceptions=False)
+                print(
+                    json.dumps(
+                        {"rematch_s": round(time.perf_counter() - t, 1), "output": out.output.strip().splitlines()[-1]}
                     )
                 )
-            db.session.commit()
-            t = time.perf_counter()
-            out = CliRunner().invoke(app.cli, ["reunite", "rematch"], catch_exceptions=False)
-            print(
-                json.dumps(
-                    {"rematch_s": round(time.perf_counter() - t, 1), "output": out.output.strip().splitlines()[-1]}
-                )
-            )
             db.session.remove()
             db.engine.dispose()
     finally:
