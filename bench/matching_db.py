@@ -108,6 +108,15 @@ def main() -> None:
     from reunite.matching.scoring import compare_pair, default_model
     from reunite.proposals import services
 
+    def child_claim(q: dict[str, Any]) -> Claim:
+        """A new stored child claim with a generated claim's content."""
+        return Claim(
+            public_id="cl-" + secrets.token_hex(8),
+            role=ClaimRole.CHILD,
+            data={k: v for k, v in q.items() if k != "id"},
+            version=1,
+        )
+
     app = create_app("testing", SQLALCHEMY_DATABASE_URI=url)
     rows: list[dict[str, Any]] = []
     try:
@@ -139,12 +148,7 @@ def main() -> None:
                 latencies: list[float] = []
                 linked = 0
                 for q in queries:
-                    claim = Claim(
-                        public_id="cl-" + secrets.token_hex(8),
-                        role=ClaimRole.CHILD,
-                        data={k: v for k, v in q.items() if k != "id"},
-                        version=1,
-                    )
+                    claim = child_claim(q)
                     db.session.add(claim)
                     db.session.commit()
                     t = time.perf_counter()
@@ -187,15 +191,7 @@ def main() -> None:
                 # Full rematch throughput over what is stored (index rebuilt, every child claim re-scored).
                 from click.testing import CliRunner
 
-                for q in queries:
-                    db.session.add(
-                        Claim(
-                            public_id="cl-" + secrets.token_hex(8),
-                            role=ClaimRole.CHILD,
-                            data={k: v for k, v in q.items() if k != "id"},
-                            version=1,
-                        )
-                    )
+                db.session.add_all(child_claim(q) for q in queries)
                 db.session.commit()
                 t = time.perf_counter()
                 out = CliRunner().invoke(app.cli, ["reunite", "rematch"], catch_exceptions=False)

@@ -294,14 +294,12 @@ def match_claim(claim_id: int, model: Model | None = None) -> int:
     """
     claim = db.session.get(Claim, claim_id)
     index = _process_index(model)
-    # The claim itself is indexed before the refresh, which then need not read it again.
     if claim is None:
         index.drop(claim_id)
-    else:
-        index.put(claim.id, claim.public_id, claim.version, claim.data)
-    index.refresh()
-    if claim is None:
         return 0
+    # The claim itself is indexed before the refresh, which then need not read it again.
+    index.put(claim.id, claim.public_id, claim.version, claim.data)
+    index.refresh()
     if claim.role == ClaimRole.CHILD:
         made = match_child(claim, index)
     else:
