@@ -119,11 +119,13 @@ def _family(out: list[Comparison], i: int, left: tuple[Token, ...], right: tuple
     if m is None:
         out.append((i, _NAME_DISAGREE, "", None))
         return
-    # The same written surname already counted for another role (a child usually carries a
-    # parent's surname): one observation must not count twice.
-    if m.tf_key and m.tf_key in used:
+    # The same surname already counted for another role (a child usually carries a parent's
+    # surname): one observation must not count twice, whether it is recognised by its value
+    # or by the child claim writing the same token (長部 read Osabe once and Nagabe once).
+    if (m.tf_key and m.tf_key in used) or m.left in used:
         return
     used.add(m.tf_key)
+    used.add(m.left)
     out.append((i, m.level, m.tf_key if m.level <= ALT else "", m))
 
 
@@ -138,6 +140,7 @@ def compare_pair(cs: ChildSide, ps: ParentSide) -> list[Comparison]:
         m = compare_names(c.family, k.family) if k.family else None
         if m is not None and m.level <= _FUZZY:
             used.add(m.tf_key)
+            used.add(m.left)
             out.append((1, m.level, m.tf_key if m.level <= ALT else "", m))
         else:
             # Which parent the surname came from matters: a child usually carries the
@@ -149,6 +152,7 @@ def compare_pair(cs: ChildSide, ps: ParentSide) -> list[Comparison]:
                 level = _VIA_CLAIMANT
             if pm is not None and pm.level <= ALT:
                 used.add(pm.tf_key)
+                used.add(pm.left)
                 out.append((1, level, pm.tf_key, pm))
             elif k.family or ps.other.family or ps.claimant.family:
                 out.append((1, _FAMILY_DISAGREE, "", None))

@@ -187,3 +187,28 @@ def test_different_kanji_spellings_agree_only_through_likely_readings() -> None:
     assert variant.level == ALT
     assert variant.tf_key == "r:koki"
     assert compare_names((make_token("健一"),), (make_token("雄一"),)) is None
+
+
+def test_one_written_surname_counts_once_whatever_reading_matched_it(model: Model) -> None:
+    # The child and the parent they live with both write 長部. The parent claim has the
+    # child as 長部 (matched as written) and the other parent as Nagabe (matched through
+    # another reading of 長部): still one observation of one surname, counted once.
+    p = parent(
+        children=[{"ref": "1", "names": [{"family": "長部", "given": "蓮"}], "sex": "M"}],
+        other_parent={"names": [{"family": "Nagabe", "given": "Tatsuya"}], "sex": "M"},
+    )
+    c = child(
+        claimant={"names": [{"family": "長部", "given": "蓮"}], "sex": "M"},
+        other_parent={"names": [{"family": "長部"}]},
+    )
+    _score, explanation = score_pair(c, p, "1", model)
+    fields = {row["field"]: row for row in explanation["fields"]}
+    assert fields["child_family"]["level"] == "exact"
+    assert "other_family" not in fields
+    # a different surname for the other parent is still compared (and disagrees)
+    c2 = child(
+        claimant={"names": [{"family": "長部", "given": "蓮"}], "sex": "M"},
+        other_parent={"names": [{"family": "佐藤"}]},
+    )
+    _score, explanation = score_pair(c2, p, "1", model)
+    assert {row["field"]: row for row in explanation["fields"]}["other_family"]["level"] == "disagree"
