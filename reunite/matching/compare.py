@@ -25,7 +25,7 @@ from reunite.matching.normalise import (
     split_script_boundary,
     split_tokens,
 )
-from reunite.matching.phonetic import looks_japanese, phonetic_keys
+from reunite.matching.phonetic import looks_japanese, phonetic_keys, short_name_keys
 from reunite.matching.readings import kanji_readings
 
 # Name levels, strongest first. "reading" = same canonical romaji (kana vs Latin, Hepburn vs
@@ -366,10 +366,18 @@ def nickname_names(text: str) -> frozenset[str]:
 def nickname_keys(text: str) -> frozenset[str]:
     """Phonetic keys of :func:`nickname_names` (to compare katakana renderings: ジム, トニー).
 
-    The name's own keys are left out (they agree phonetically already).
+    The name's own keys are left out (they agree phonetically already). A nickname of one
+    consonant (Joe, Bob) is keyed with its vowel (:func:`short_name_keys`).
     """
     own = set(phonetic_keys(text))
-    return frozenset(k for r in nickname_names(text) for k in phonetic_keys(r) if len(k) >= 2 and k not in own)
+    keys = {k for r in nickname_names(text) for k in phonetic_keys(r) if len(k) >= 2 and k not in own}
+    keys.update(k for r in nickname_names(text) for k in short_name_keys(r))
+    return frozenset(keys)
+
+
+def _sound_keys(t: Token) -> frozenset[str]:
+    """A katakana token's phonetic keys, with its consonant-and-vowel key when it is short."""
+    return frozenset(t.phon) | frozenset(short_name_keys(t.display))
 
 
 TokenSets = tuple[tuple[Token, ...], tuple[Token, ...]]
@@ -415,9 +423,9 @@ def compare_nicknames(left: tuple[Token, ...], right: tuple[Token, ...]) -> Name
                 # Two Latin spellings: the names themselves must be related, not their sounds.
                 related = b.text in nickname_names(a.text) or a.text in nickname_names(b.text)
             elif a.script == "latin" and b.script == "kana" and b.is_foreign:  # katakana
-                related = not nickname_keys(a.text).isdisjoint(b.phon)
+                related = not nickname_keys(a.text).isdisjoint(_sound_keys(b))
             elif b.script == "latin" and a.script == "kana" and a.is_foreign:
-                related = not nickname_keys(b.text).isdisjoint(a.phon)
+                related = not nickname_keys(b.text).isdisjoint(_sound_keys(a))
             else:
                 related = False
             if related:

@@ -54,6 +54,8 @@ _ENGLISH_RULES = [
 # Non-rhotic English: an r before a consonant or at the end is not heard (マーティン, ピーター).
 # Names from rhotic languages keep it (ガルシア for Garcia), so both variants are keys.
 _NON_RHOTIC = re.compile(r"(?<=[aeiouy])r+(?=[^aeiouy]|$)")
+_FRENCH_OI = re.compile(r"oi[sxt]?$")
+_FRENCH_ARD = re.compile(r"(?<=[aeiou]r)d$")
 _LAST_RULES = [
     (re.compile(r"(?<=[aeiou])[wh](?![aeiou])"), ""),
     (re.compile(r"(?<=.)y"), "i"),
@@ -119,6 +121,14 @@ def phonetic_keys(text: str) -> tuple[str, ...]:
     for pattern, repl in _ENGLISH_RULES:
         s = pattern.sub(repl, s)
     words = list(dict.fromkeys((_NON_RHOTIC.sub("", s), s)))
+    # French spellings keep their rhotic form and lose the silent ending: Dubois デュボワ,
+    # Bernard ベルナール. A silent d is only dropped from a long name: Gerard without it
+    # would have the skeleton of Jerry.
+    french = _FRENCH_OI.sub("wa", s)
+    if len(french) >= 7:
+        french = _FRENCH_ARD.sub("ar", french)
+    if french != s:
+        words.append(french)
     for pattern, repl in _LAST_RULES:
         words = [pattern.sub(repl, w) for w in words]
     words = [v for w in words for v in _expand(w, "th", ("s", "t"))]
@@ -135,3 +145,21 @@ def phonetic_keys(text: str) -> tuple[str, ...]:
 def phonetic_match(a: str, b: str) -> bool:
     """Return whether two tokens share a phonetic key (for cross-script foreign names)."""
     return not set(phonetic_keys(a)).isdisjoint(phonetic_keys(b))
+
+
+@lru_cache(maxsize=65536)
+def short_name_keys(text: str) -> tuple[str, ...]:
+    """Keys of a name whose skeleton is one consonant, with its first vowel: ``j~o`` for ジョー and Joe.
+
+    One consonant alone says too little (ジョー, ジェイ and Joy would agree), so such names
+    are compared by consonant and vowel; longer skeletons give no key here.
+    """
+    keys = [k for k in phonetic_keys(text) if len(k) == 1]
+    if not keys:
+        return ()
+    s = nfkc(text)
+    if any(char_script(c) == "kana" for c in s):
+        s = kana_to_romaji(s)
+    s = strip_diacritics(s).lower()
+    vowel = next((c for c in s[1:] if c in _VOWELS), "")
+    return tuple(f"{k}~{vowel}" for k in keys) if vowel else ()

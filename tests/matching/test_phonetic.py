@@ -2,7 +2,7 @@
 
 import pytest
 
-from reunite.matching.phonetic import looks_japanese, phonetic_keys, phonetic_match
+from reunite.matching.phonetic import looks_japanese, phonetic_keys, phonetic_match, short_name_keys
 
 SAME = [
     ("ジョン", "John"),
@@ -37,6 +37,9 @@ SAME = [
     ("スチュワート", "Stewart"),
     ("スチュアート", "Stuart"),
     ("スチュアート", "Stewart"),
+    # French: the silent ending is not rendered.
+    ("デュボワ", "Dubois"),
+    ("ベルナール", "Bernard"),
 ]
 
 
@@ -47,7 +50,15 @@ def test_katakana_rendering_matches_latin_spelling(kana: str, latin: str) -> Non
 
 @pytest.mark.parametrize(
     ("kana", "latin"),
-    [("ジョン", "Smith"), ("スミス", "Johnson"), ("デイヴィッド", "Daniel"), ("シアトル", "Boston"), ("エマ", "Anna")],
+    [
+        ("ジョン", "Smith"),
+        ("スミス", "Johnson"),
+        ("デイヴィッド", "Daniel"),
+        ("シアトル", "Boston"),
+        ("エマ", "Anna"),
+        # a silent French d is dropped from long names only: Gerard is not Jerry
+        ("ジェリー", "Gerard"),
+    ],
 )
 def test_different_names_do_not_match(kana: str, latin: str) -> None:
     assert not phonetic_match(kana, latin)
@@ -64,3 +75,10 @@ def test_kanji_has_no_phonetic_key() -> None:
 @pytest.mark.parametrize(("word", "expected"), [("Tanaka", True), ("Ohno", True), ("Smith", False), ("Emma", False)])
 def test_looks_japanese(word: str, expected: bool) -> None:
     assert looks_japanese(word) is expected
+
+
+def test_a_one_consonant_name_is_keyed_with_its_vowel() -> None:
+    assert short_name_keys("ジョー") == short_name_keys("Joe") == ("j~o",)
+    assert short_name_keys("ボブ") == short_name_keys("Bob") == ("b~o",)
+    assert short_name_keys("ジェイ") != short_name_keys("Joe")
+    assert short_name_keys("John") == ()  # two consonants: the skeleton says enough

@@ -101,7 +101,15 @@ def test_an_unusual_reading_of_kanji_is_weaker_than_a_usual_one(model: Model) ->
 
 @pytest.mark.parametrize(
     ("remembered", "recorded"),
-    [("ジム", "James"), ("Jim", "James"), ("トニー", "Anthony"), ("アンディ", "Andrew"), ("Liz", "Elizabeth")],
+    [
+        ("ジム", "James"),
+        ("Jim", "James"),
+        ("トニー", "Anthony"),
+        ("アンディ", "Andrew"),
+        ("Liz", "Elizabeth"),
+        ("ジョー", "Joseph"),
+        ("ボブ", "Robert"),
+    ],
 )
 def test_a_remembered_nickname_agrees_with_the_recorded_name(model: Model, remembered: str, recorded: str) -> None:
     p = parent(claimant={"names": [{"family": "Smith", "given": recorded}], "sex": "M"})
@@ -119,6 +127,7 @@ def test_no_nickname_between_unrelated_names() -> None:
     assert compare_nicknames((make_token("ジム"),), (make_token("John"),)) is None
     assert compare_nicknames((make_token("Tom"),), (make_token("James"),)) is None
     assert compare_nicknames((make_token("ケン"),), (make_token("けん"),)) is None  # no Latin side
+    assert compare_nicknames((make_token("ジェイ"),), (make_token("Joseph"),)) is None  # Jay is not Joe
 
 
 def test_two_latin_names_agree_phonetically_only_if_they_also_look_alike() -> None:
