@@ -96,6 +96,30 @@ def test_l_and_r_are_one_sound_in_blocking_keys(index: MatchIndex) -> None:
     assert ("p-leo", "1") in index.candidates(child_claim)
 
 
+@pytest.mark.parametrize(("kana", "latin"), [("リリー", "Lily"), ("ノア", "Noah")])
+def test_a_one_consonant_foreign_name_blocks_with_its_vowel(index: MatchIndex, kana: str, latin: str) -> None:
+    # The daughter lives with her mother and writes her mother's surname and her name in
+    # katakana; the father wrote the Latin name. Neither romaji (ririi / lily) nor the
+    # one-consonant skeleton (r) can be a key; consonant and vowel ("r~i") can.
+    parent_claim = load(
+        {
+            "id": "p-short",
+            "role": "parent",
+            "claimant": {"names": [{"family": "Edwards", "given": "Tom"}], "sex": "M"},
+            "other_parent": {"names": [{"family": "星崎", "given": "恵子"}], "sex": "F"},
+            "children": [{"ref": "1", "names": [{"family": "Edwards", "given": latin}], "sex": "F"}],
+        }
+    )
+    index.add(parent_claim)
+    child_claim = load(
+        {"id": "c-short", "role": "child", "claimant": {"names": [{"family": "星崎", "given": kana}]}}
+    )
+    assert ("p-short", "1") in index.candidates(child_claim)
+    # and a different short name does not share the key
+    other = load({"id": "c-other", "role": "child", "claimant": {"names": [{"family": "星崎", "given": "ロイ"}]}})
+    assert ("p-short", "1") not in index.candidates(other)
+
+
 @pytest.mark.parametrize(
     ("kanji", "latin"), [("河野", "Kawano"), ("河野", "Kono"), ("中島", "Nakashima"), ("角田", "Kadota")]
 )
