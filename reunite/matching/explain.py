@@ -8,8 +8,10 @@ from typing import Any
 from reunite.matching.scoring import FIELDS, Comparison, Model, detail_text
 
 
-def explain(model: Model, comparisons: Sequence[Comparison]) -> dict[str, Any]:
+def explain(model: Model, comparisons: Sequence[Comparison], threshold: float | None = None) -> dict[str, Any]:
     """Return a JSON-serialisable explanation of a score.
+
+    ``threshold`` is the threshold that applied to this pair (default: the model's).
 
     ``fields`` lists every compared field with its level and weight in bits (log2 of the
     likelihood ratio, positive = evidence for a link), strongest evidence first;
@@ -32,7 +34,7 @@ def explain(model: Model, comparisons: Sequence[Comparison]) -> dict[str, Any]:
     matched = [r["detail"] for r in rows if "≈" in r.get("detail", "") and r["bits"] > 0]
     return {
         "score_bits": round(sum(model.weight(c) for c in comparisons), 2),
-        "threshold_bits": model.threshold,
+        "threshold_bits": model.threshold if threshold is None else threshold,
         "fields": rows,
         "matched_forms": matched,
     }

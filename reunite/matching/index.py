@@ -58,7 +58,7 @@ def score_pair(
     for ps in parent_sides(parent_claim, model.use_readings):
         if ps.child_ref == child_ref:
             comps = compare_pair(cs, ps)
-            return model.score(comps), explain(model, comps)
+            return model.score(comps), explain(model, comps, model.threshold_for(cs))
     raise KeyError(child_ref)
 
 
@@ -177,8 +177,9 @@ class MatchIndex:
         return out
 
     def _decide(self, scored: list[tuple[float, ChildSide, ParentSide]], threshold: float | None) -> list[Proposal]:
-        threshold = self.model.threshold if threshold is None else threshold
-        scored = [s for s in scored if s[0] >= threshold]
+        """Candidates at or above their threshold and within the margin of the best, best first."""
+        threshold_for = self.model.threshold_for
+        scored = [s for s in scored if s[0] >= threshold_for(s[1], threshold)]
         if not scored:
             return []
         scored.sort(key=lambda s: -s[0])
@@ -188,7 +189,8 @@ class MatchIndex:
             if score < best - self.model.margin:
                 break
             comps = compare_pair(cs, ps)
-            out.append(Proposal(cs.claim_id, ps.claim_id, ps.child_ref, round(score, 3), explain(self.model, comps)))
+            why = explain(self.model, comps, threshold_for(cs, threshold))
+            out.append(Proposal(cs.claim_id, ps.claim_id, ps.child_ref, round(score, 3), why))
         return out
 
     def match(self, child_claim: ChildClaim, threshold: float | None = None) -> list[Proposal]:

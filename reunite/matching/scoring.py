@@ -191,6 +191,9 @@ class Model:
 
     ``threshold`` and ``margin`` are in bits: a candidate is proposed when its score is at
     least ``threshold`` and at most ``margin`` below the best candidate for the same claim.
+    A child claim without the child's birth date can never show the birth-date evidence
+    most links carry (about 11 bits); it needs ``undated_offset`` bits less. The offset is
+    trained like the threshold: the largest F1 within the false-alarm ceilings.
     """
 
     m: list[list[float]]
@@ -199,6 +202,7 @@ class Model:
     tf_floor: float = 1e-4
     threshold: float = 10.0
     margin: float = 8.0
+    undated_offset: float = 0.0
     use_readings: bool = True
     max_candidates: int = 60
     weights: list[list[float]] = field(init=False, repr=False)
@@ -212,6 +216,11 @@ class Model:
         self.weights = [
             [math.log2(mi / ui) for mi, ui in zip(ms, us, strict=True)] for ms, us in zip(self.m, self.u, strict=True)
         ]
+
+    def threshold_for(self, cs: ChildSide, threshold: float | None = None) -> float:
+        """The threshold a child claim's candidates must reach (``threshold``: the base, default the model's)."""
+        base = self.threshold if threshold is None else threshold
+        return base - self.undated_offset if cs.child.birth is None else base
 
     def weight(self, c: Comparison) -> float:
         """Log2 likelihood ratio of one comparison, TF-adjusted where it applies."""
@@ -262,10 +271,12 @@ class Model:
             "fields": {
                 f.name: {"levels": list(f.levels), "m": self.m[i], "u": self.u[i]} for i, f in enumerate(FIELDS)
             },
-            "tf": self.tf,
+            # sorted, so that retraining on the same data writes the same file
+            "tf": {name: dict(sorted(table.items())) for name, table in sorted(self.tf.items())},
             "tf_floor": self.tf_floor,
             "threshold": self.threshold,
             "margin": self.margin,
+            "undated_offset": self.undated_offset,
             "use_readings": self.use_readings,
             "max_candidates": self.max_candidates,
         }
@@ -290,6 +301,7 @@ class Model:
             tf_floor=float(data["tf_floor"]),
             threshold=float(data["threshold"]),
             margin=float(data["margin"]),
+            undated_offset=float(data.get("undated_offset", 0.0)),
             use_readings=bool(data["use_readings"]),
             max_candidates=int(data["max_candidates"]),
         )

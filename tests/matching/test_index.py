@@ -1,6 +1,7 @@
 """MatchIndex: blocking keys, candidates, proposals in both directions, removal."""
 
 import copy
+import dataclasses
 import json
 from typing import Any
 
@@ -14,6 +15,7 @@ from reunite.matching import (
     blocking_keys_by_child,
     claim_from_dict,
     default_model,
+    score_pair,
 )
 from reunite.matching.generate import generate
 from tests.examples import SPEC_CHILD, SPEC_PARENT
@@ -111,9 +113,7 @@ def test_a_one_consonant_foreign_name_blocks_with_its_vowel(index: MatchIndex, k
         }
     )
     index.add(parent_claim)
-    child_claim = load(
-        {"id": "c-short", "role": "child", "claimant": {"names": [{"family": "星崎", "given": kana}]}}
-    )
+    child_claim = load({"id": "c-short", "role": "child", "claimant": {"names": [{"family": "星崎", "given": kana}]}})
     assert ("p-short", "1") in index.candidates(child_claim)
     # and a different short name does not share the key
     other = load({"id": "c-other", "role": "child", "claimant": {"names": [{"family": "星崎", "given": "ロイ"}]}})
@@ -201,3 +201,27 @@ def test_unrelated_child_claim_gets_no_proposal(index: MatchIndex) -> None:
     )
     assert isinstance(stranger, ChildClaim)
     assert index.match(stranger) == []
+
+
+def test_a_claim_without_the_childs_birth_date_needs_the_undated_offset_less() -> None:
+    parent_claim = load(P1001)
+    undated_data = copy.deepcopy(C2001)
+    del undated_data["claimant"]["birth_date"]
+    undated, dated = load(undated_data), load(C2001)
+    score, _ = score_pair(undated, parent_claim, "1")
+    # A threshold just above this score, and an offset that brings it just below.
+    model = dataclasses.replace(default_model(), threshold=score + 0.5, undated_offset=1.0)
+    idx = MatchIndex(model)
+    idx.add(parent_claim)
+    proposals = idx.match(undated)
+    assert [(p.parent_claim_id, p.child_ref) for p in proposals] == [("p-1001", "1")]
+    assert proposals[0].explanation["threshold_bits"] == pytest.approx(score - 0.5)
+    # The dated claim is held to the threshold itself (and passes it on its birth date).
+    assert idx.match(dated)[0].explanation["threshold_bits"] == pytest.approx(score + 0.5)
+    # Without the offset, the undated claim is not proposed; from the parent side neither.
+    strict = MatchIndex(dataclasses.replace(model, undated_offset=0.0))
+    strict.add(parent_claim)
+    assert strict.match(undated) == []
+    both = MatchIndex(model)
+    both.add(undated)
+    assert [p.child_claim_id for p in both.match_parent(parent_claim)] == ["c-2001"]
