@@ -41,16 +41,31 @@ FAMILY_LEVELS = (*NAME_LEVELS[:-1], "via_parent", "via_claimant", "disagree")
 # James): weaker than the name itself, so its own level, after every spelling level.
 GIVEN_LEVELS = (*NAME_LEVELS[:-1], "nickname", "disagree")
 NICKNAME = GIVEN_LEVELS.index("nickname")
+# A day off by one or two (a birth registered after midnight, a misremembered day) is the
+# commonest error and much rarer between strangers than the other one-character slips
+# ("near": a digit of the month or year), so it has its own level.
 DATE_LEVELS = (
     "exact",
     "year_month",
     "year_only",
     "day_month_swapped",
+    "day_near",
     "near",
     "same_year_differ",
     "year_off_by_one",
     "disagree",
 )
+(
+    _D_EXACT,
+    _D_YEAR_MONTH,
+    _D_YEAR_ONLY,
+    _D_SWAPPED,
+    _D_DAY_NEAR,
+    _D_NEAR,
+    _D_SAME_YEAR,
+    _D_YEAR_OFF,
+    _D_DISAGREE,
+) = range(len(DATE_LEVELS))
 SEX_LEVELS = ("agree", "disagree")
 PLACE_LEVELS = ("city", "country", "country_city_differ", "disagree")
 SEPARATION_LEVELS = ("same_month", "same_year", "year_off_by_one", "disagree")
@@ -466,36 +481,34 @@ def compare_dates(a: PartialDate | None, b: PartialDate | None) -> int | None:
         return None
     if a.year == b.year:
         if a.month is None or b.month is None:
-            return 2
+            return _D_YEAR_ONLY
         if a.month == b.month:
             if a.day is None or b.day is None:
-                return 1
+                return _D_YEAR_MONTH
             if a.day == b.day:
-                return 0
-            if (
-                abs(a.day - b.day) <= 2
-                or _one_digit(a.day, b.day)
-                or (a.day % 10, a.day // 10) == (b.day // 10, b.day % 10)
-            ):
-                return 4
-            return 5
+                return _D_EXACT
+            if abs(a.day - b.day) <= 2:
+                return _D_DAY_NEAR
+            if _one_digit(a.day, b.day) or (a.day % 10, a.day // 10) == (b.day // 10, b.day % 10):
+                return _D_NEAR
+            return _D_SAME_YEAR
         if a.day is not None and b.day is not None and a.day == b.month and a.month == b.day:
-            return 3
+            return _D_SWAPPED
         if a.day is not None and a.day == b.day and _one_digit(a.month, b.month):
-            return 4
-        return 5
+            return _D_NEAR
+        return _D_SAME_YEAR
     if abs(a.year - b.year) == 1:
         if a.month == b.month and a.day == b.day and a.month is not None:
-            return 4
-        return 6
+            return _D_NEAR
+        return _D_YEAR_OFF
     if _one_digit(a.year, b.year) and a.month == b.month and a.day == b.day:
-        return 4
+        return _D_NEAR
     if a.month is not None and b.month is not None and a.day is not None and b.day is not None:
         sa = f"{a.year:04d}{a.month:02d}{a.day:02d}"
         sb = f"{b.year:04d}{b.month:02d}{b.day:02d}"
         if DamerauLevenshtein.distance(sa, sb) <= 1:
-            return 4
-    return 7
+            return _D_NEAR
+    return _D_DISAGREE
 
 
 def _one_digit(x: int, y: int) -> bool:

@@ -221,3 +221,32 @@ def test_one_written_surname_counts_once_whatever_reading_matched_it(model: Mode
     )
     _score, explanation = score_pair(c2, p, "1", model)
     assert {row["field"]: row for row in explanation["fields"]}["other_family"]["level"] == "disagree"
+
+
+@pytest.mark.parametrize(
+    ("recorded", "remembered", "level"),
+    [
+        ("2012-03-04", "2012-03-04", "exact"),
+        ("2012-03-04", "2012-03-05", "day_near"),  # a day off
+        ("2012-03-04", "2012-03-06", "day_near"),
+        ("2012-03-14", "2012-03-11", "near"),  # one digit of the day, three days apart
+        ("2012-03-04", "2012-08-04", "near"),  # one digit of the month
+        ("2012-03-04", "2013-03-04", "near"),  # the year, same day and month
+        ("2012-03-04", "2012-04-03", "day_month_swapped"),
+        ("2012-03-04", "2012-03-25", "same_year_differ"),
+        ("2012-03-04", "2013-07-20", "year_off_by_one"),
+        ("2012-03-04", "2015-07-20", "disagree"),
+    ],
+)
+def test_birth_date_levels(model: Model, recorded: str, remembered: str, level: str) -> None:
+    kid = {"ref": "1", "names": [{"family": "Smith", "given": "Emma Yuki"}], "sex": "F", "birth_date": recorded}
+    p = parent(children=[kid])
+    c = child(claimant={"names": [{"family": "田中", "given": "ゆき"}], "sex": "F", "birth_date": remembered})
+    _score, explanation = score_pair(c, p, "1", model)
+    assert {row["field"]: row for row in explanation["fields"]}["child_birth_date"]["level"] == level
+
+
+def test_a_day_off_is_stronger_evidence_than_another_one_digit_slip(model: Model) -> None:
+    levels = FIELDS[FIELD_INDEX["child_birth_date"]].levels
+    weights = dict(zip(levels, model.weights[FIELD_INDEX["child_birth_date"]], strict=True))
+    assert weights["exact"] > weights["day_near"] > weights["near"] > 0
