@@ -138,6 +138,8 @@ def phonetic_keys(text: str) -> tuple[str, ...]:
     # A t before a "yoo" sound becomes チュ: Stewart スチュワート, Stuart スチュアート.
     words = [v for w in words for v in _expand(w, "stew", ("stew", "schew"))]
     words = [v for w in words for v in _expand(w, "stu", ("stu", "schu"))]
+    # Stephen is said Steven (スティーブン); Stefan keeps its f (ステファン).
+    words = [v for w in words for v in _expand(w, "stefen", ("stefen", "steven"))]
     keys = dict.fromkeys(_skeleton(w) for w in words)
     return tuple(k for k in keys if k)
 

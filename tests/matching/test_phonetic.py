@@ -37,6 +37,8 @@ SAME = [
     ("スチュワート", "Stewart"),
     ("スチュアート", "Stuart"),
     ("スチュアート", "Stewart"),
+    ("スティーブン", "Stephen"),
+    ("ステファン", "Stefan"),
     # French: the silent ending is not rendered.
     ("デュボワ", "Dubois"),
     ("ベルナール", "Bernard"),
