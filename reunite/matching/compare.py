@@ -41,16 +41,16 @@ FAMILY_LEVELS = (*NAME_LEVELS[:-1], "via_parent", "via_claimant", "disagree")
 # James): weaker than the name itself, so its own level, after every spelling level.
 GIVEN_LEVELS = (*NAME_LEVELS[:-1], "nickname", "disagree")
 NICKNAME = GIVEN_LEVELS.index("nickname")
-# A day off by one or two (a birth registered after midnight, a misremembered day) is the
-# commonest error and much rarer between strangers than the other one-character slips
-# ("near": a digit of the month or year), so it has its own level.
+# A day off by one or two ("near": a birth registered after midnight, a misremembered day)
+# is the commonest error and much rarer between strangers than the other one-character
+# slips ("digit_slip": a digit of the day, month or year), so each has its own level.
 DATE_LEVELS = (
     "exact",
     "year_month",
     "year_only",
     "day_month_swapped",
-    "day_near",
     "near",
+    "digit_slip",
     "same_year_differ",
     "year_off_by_one",
     "disagree",
@@ -60,8 +60,8 @@ DATE_LEVELS = (
     _D_YEAR_MONTH,
     _D_YEAR_ONLY,
     _D_SWAPPED,
-    _D_DAY_NEAR,
     _D_NEAR,
+    _D_SLIP,
     _D_SAME_YEAR,
     _D_YEAR_OFF,
     _D_DISAGREE,
@@ -488,26 +488,26 @@ def compare_dates(a: PartialDate | None, b: PartialDate | None) -> int | None:
             if a.day == b.day:
                 return _D_EXACT
             if abs(a.day - b.day) <= 2:
-                return _D_DAY_NEAR
-            if _one_digit(a.day, b.day) or (a.day % 10, a.day // 10) == (b.day // 10, b.day % 10):
                 return _D_NEAR
+            if _one_digit(a.day, b.day) or (a.day % 10, a.day // 10) == (b.day // 10, b.day % 10):
+                return _D_SLIP
             return _D_SAME_YEAR
         if a.day is not None and b.day is not None and a.day == b.month and a.month == b.day:
             return _D_SWAPPED
         if a.day is not None and a.day == b.day and _one_digit(a.month, b.month):
-            return _D_NEAR
+            return _D_SLIP
         return _D_SAME_YEAR
     if abs(a.year - b.year) == 1:
         if a.month == b.month and a.day == b.day and a.month is not None:
-            return _D_NEAR
+            return _D_SLIP
         return _D_YEAR_OFF
     if _one_digit(a.year, b.year) and a.month == b.month and a.day == b.day:
-        return _D_NEAR
+        return _D_SLIP
     if a.month is not None and b.month is not None and a.day is not None and b.day is not None:
         sa = f"{a.year:04d}{a.month:02d}{a.day:02d}"
         sb = f"{b.year:04d}{b.month:02d}{b.day:02d}"
         if DamerauLevenshtein.distance(sa, sb) <= 1:
-            return _D_NEAR
+            return _D_SLIP
     return _D_DISAGREE
 
 
