@@ -303,10 +303,19 @@ class Generator:
             else:
                 dob = (base_year + 2 * i + self.rng.randint(0, 1), self.rng.randint(1, 12), self.rng.randint(1, 28))
             mixed = kind != "JJ"
+            # Siblings never share a given name (a Japanese family register does not allow it),
+            # in either language.
+            taken_jp = {c.jp_given[1] for c in fam.children if c.jp_given}
+            taken_west = {c.west_given for c in fam.children if c.west_given}
             jp = self.jp_given(sex) if (not mixed or self.chance(0.85)) else None
+            while jp is not None and jp[1] in taken_jp:
+                jp = self.jp_given(sex)
             west = None
             if mixed and (jp is None or self.chance(0.5)):
-                west = self.rng.choice((W_KIDS_F if sex == "F" else W_KIDS_M).split())
+                pool = (W_KIDS_F if sex == "F" else W_KIDS_M).split()
+                west = self.rng.choice(pool)
+                while west in taken_west:
+                    west = self.rng.choice(pool)
             if kind == "WJ":
                 city = self.rng.choice(WEST_CITIES) if self.chance(0.7) else self.jp_city()
             elif kind == "JJ":

@@ -9,6 +9,7 @@ import pytest
 
 from reunite.matching import default_model, read_claims
 from reunite.matching.evaluate import evaluate, read_truth
+from reunite.matching.generate import Generator
 
 ROOT = Path(__file__).resolve().parents[2]
 KEYS = {"precision", "recall", "f1", "top1", "top5", "false_alarm_rate", "pairs_scored", "seconds"}
@@ -107,3 +108,17 @@ def test_invalid_claims_file_names_line_and_field(tmp_path: Path) -> None:
     )
     assert done.returncode != 0
     assert "line 1: colour" in done.stderr
+
+
+def test_siblings_never_share_a_given_name() -> None:
+    # Two children of one family with the same name would be a tie no claim could break
+    # without a birth date; no real family (and no Japanese family register) has one.
+    gen = Generator(5, True)
+    families = [gen.family() for _ in range(3000)]
+    several = [f for f in families if len(f.children) > 1]
+    assert len(several) > 800
+    for fam in several:
+        kana = [c.jp_given[1] for c in fam.children if c.jp_given]
+        west = [c.west_given for c in fam.children if c.west_given]
+        assert len(set(kana)) == len(kana)
+        assert len(set(west)) == len(west)
