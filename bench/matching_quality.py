@@ -290,7 +290,7 @@ def main(argv: list[str] | None = None) -> None:
             jp_dev, jp_dev_truth = read_claims(args.dev[0]), read_truth(args.dev[1])
             jp_test, jp_test_truth = read_claims(args.test[0]), read_truth(args.test[1])
         else:
-            raw, links = generate(20000, 4200, seed=1)
+            raw, links = generate(20000, 12600, seed=1)
             jp_dev, jp_dev_truth = [claim_from_dict(c) for c in raw], set(links)
             raw, links = generate(20000, 4200, seed=2)
             jp_test, jp_test_truth = [claim_from_dict(c) for c in raw], set(links)

@@ -27,7 +27,7 @@ Scored = list[tuple[float, str, str]]
 #: Thresholds tried (bits) and the offsets tried for child claims without a birth date.
 THRESHOLDS = tuple(t / 2 for t in range(0, 81))
 MARGINS = (2.0, 4.0, 6.0, 8.0, 12.0, 20.0)
-UNDATED_OFFSETS = (0.0, 0.5, 1.0, 1.5, 2.0, 3.0)
+UNDATED_OFFSETS = tuple(x / 2 for x in range(0, 11))
 
 
 def _decisions(
