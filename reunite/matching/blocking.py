@@ -14,7 +14,6 @@ from __future__ import annotations
 from collections.abc import Iterable
 
 from reunite.matching.compare import ChildSide, ParentSide, PartialDate, PlaceFeatures, Token
-from reunite.matching.phonetic import short_name_keys
 
 #: Only the most likely dictionary readings of a kanji token become keys.
 BLOCKING_READINGS = 3
@@ -39,7 +38,7 @@ def token_keys(tokens: Iterable[Token], readings: int = BLOCKING_READINGS) -> se
         # and トーマス only has the second.
         out.update("~" + k for k in t.phon if len(k) >= 2)
         # A skeleton of one consonant is keyed with its vowel: Lily/リリー "r~i", Noah/ノア "n~o".
-        out.update("~" + k for k in short_name_keys(t.display))
+        out.update("~" + k for k in t.short)
     return out
 
 

@@ -96,6 +96,8 @@ class Token:
     phon: tuple[str, ...]
     is_foreign: bool
     prefix: str = ""
+    #: consonant-and-vowel keys of a name whose skeleton is one consonant (:func:`short_name_keys`)
+    short: tuple[str, ...] = ()
 
 
 _uids = itertools.count(1)
@@ -117,7 +119,8 @@ def make_token(display: str, use_readings: bool = True) -> Token:
     phon = phonetic_keys(display)
     # A four-letter prefix lets a typo late in a long romaji name still share a blocking key.
     prefix = "^" + key[:4] if len(key) >= 6 else ""
-    return Token(next(_uids), display, text, script, key, (), phon, is_foreign, prefix)
+    short = short_name_keys(display)
+    return Token(next(_uids), display, text, script, key, (), phon, is_foreign, prefix, short)
 
 
 @dataclass(frozen=True, slots=True)
@@ -390,11 +393,6 @@ def nickname_keys(text: str) -> frozenset[str]:
     return frozenset(keys)
 
 
-def _sound_keys(t: Token) -> frozenset[str]:
-    """A katakana token's phonetic keys, with its consonant-and-vowel key when it is short."""
-    return frozenset(t.phon) | frozenset(short_name_keys(t.display))
-
-
 TokenSets = tuple[tuple[Token, ...], tuple[Token, ...]]
 NameComparer = Callable[[tuple[Token, ...], tuple[Token, ...]], NameMatch | None]
 
@@ -438,9 +436,11 @@ def compare_nicknames(left: tuple[Token, ...], right: tuple[Token, ...]) -> Name
                 # Two Latin spellings: the names themselves must be related, not their sounds.
                 related = b.text in nickname_names(a.text) or a.text in nickname_names(b.text)
             elif a.script == "latin" and b.script == "kana" and b.is_foreign:  # katakana
-                related = not nickname_keys(a.text).isdisjoint(_sound_keys(b))
+                keys = nickname_keys(a.text)
+                related = not (keys.isdisjoint(b.phon) and keys.isdisjoint(b.short))
             elif b.script == "latin" and a.script == "kana" and a.is_foreign:
-                related = not nickname_keys(b.text).isdisjoint(_sound_keys(a))
+                keys = nickname_keys(b.text)
+                related = not (keys.isdisjoint(a.phon) and keys.isdisjoint(a.short))
             else:
                 related = False
             if related:

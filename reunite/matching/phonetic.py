@@ -149,12 +149,12 @@ def phonetic_match(a: str, b: str) -> bool:
     return not set(phonetic_keys(a)).isdisjoint(phonetic_keys(b))
 
 
-@lru_cache(maxsize=65536)
 def short_name_keys(text: str) -> tuple[str, ...]:
     """Keys of a name whose skeleton is one consonant, with its first vowel: ``j~o`` for ジョー and Joe.
 
     One consonant alone says too little (ジョー, ジェイ and Joy would agree), so such names
-    are compared by consonant and vowel; longer skeletons give no key here.
+    are compared by consonant and vowel; longer skeletons give no key here. Name tokens
+    carry these keys (``Token.short``), computed once when the token is made.
     """
     keys = [k for k in phonetic_keys(text) if len(k) == 1]
     if not keys:

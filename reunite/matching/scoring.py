@@ -111,6 +111,12 @@ def _given(out: list[Comparison], i: int, left: tuple[Token, ...], right: tuple[
     out.append((i, m.level, m.tf_key if m.level <= ALT else "", m))
 
 
+def _count_once(used: set[str], m: NameMatch) -> None:
+    """Remember a surname agreement: its value and the child claim's token that made it."""
+    used.add(m.tf_key)
+    used.add(m.left)
+
+
 def _family(out: list[Comparison], i: int, left: tuple[Token, ...], right: tuple[Token, ...], used: set[str]) -> None:
     """Compare a parent's family names; ``used`` holds the surname values already counted."""
     if not left or not right:
@@ -124,8 +130,7 @@ def _family(out: list[Comparison], i: int, left: tuple[Token, ...], right: tuple
     # or by the child claim writing the same token (長部 read Osabe once and Nagabe once).
     if (m.tf_key and m.tf_key in used) or m.left in used:
         return
-    used.add(m.tf_key)
-    used.add(m.left)
+    _count_once(used, m)
     out.append((i, m.level, m.tf_key if m.level <= ALT else "", m))
 
 
@@ -139,8 +144,7 @@ def compare_pair(cs: ChildSide, ps: ParentSide) -> list[Comparison]:
     if c.family:
         m = compare_names(c.family, k.family) if k.family else None
         if m is not None and m.level <= _FUZZY:
-            used.add(m.tf_key)
-            used.add(m.left)
+            _count_once(used, m)
             out.append((1, m.level, m.tf_key if m.level <= ALT else "", m))
         else:
             # Which parent the surname came from matters: a child usually carries the
@@ -151,8 +155,7 @@ def compare_pair(cs: ChildSide, ps: ParentSide) -> list[Comparison]:
                 pm = compare_names(c.family, ps.claimant.family) if ps.claimant.family else None
                 level = _VIA_CLAIMANT
             if pm is not None and pm.level <= ALT:
-                used.add(pm.tf_key)
-                used.add(pm.left)
+                _count_once(used, pm)
                 out.append((1, level, pm.tf_key, pm))
             elif k.family or ps.other.family or ps.claimant.family:
                 out.append((1, _FAMILY_DISAGREE, "", None))

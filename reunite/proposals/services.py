@@ -254,7 +254,7 @@ _MARK_MATCHED = (
 
 def mark_matched(claim: Claim) -> None:
     """Record that the claim's current version has been matched (unless it was edited meanwhile)."""
-    db.session.execute(_MARK_MATCHED, {"claim_id": claim.id, "seen_version": claim.version})
+    mark_versions_matched([(claim.id, claim.version)])
 
 
 def mark_versions_matched(versions: list[tuple[int, int]]) -> None:
