@@ -28,8 +28,9 @@ def _json(resp: Any) -> Any:
 
 
 # A page's CSRF token carries the second it was signed in, so two pages served across a second
-# boundary differ there; it says nothing about the object asked for.
-_CSRF_VALUE = re.compile(r'(name="csrf_token" value=")[^"]*"')
+# boundary differ there; it says nothing about the object asked for. It appears in the head's
+# meta tag and in every form.
+_CSRF_VALUE = re.compile(r'(name="csrf_token" value="|name="csrf-token" content=")[^"]*"')
 
 
 def _page(resp: Any) -> str:
