@@ -1,12 +1,13 @@
 """Blocking keys: short strings shared by a child claim and the right child of a parent claim.
 
 Keys combine a surname (of the child or either parent, because a child's surname often
-changes to the Japanese parent's), the child's given name, birth year, full birth date and
-the sought parent's given name. Names enter as canonical romaji, kanji as dictionary
-readings, and foreign names also as phonetic skeletons (``~jn`` for ジョン and John), so the
-keys intersect across scripts. The child side widens the birth year by ±1 and adds the
-day/month-swapped date; the parent side stores exact values, so a stored key set is
-small and the lookup side carries the tolerance.
+changes to the Japanese parent's), the child's given name, birth year, full birth date,
+the sought parent's given name and the given name of the parent the child lives with.
+Names enter as canonical romaji, kanji as dictionary readings, and foreign names also as
+phonetic skeletons (``~jn`` for ジョン and John), so the keys intersect across scripts.
+The child side widens the birth year by ±1 and adds the day/month-swapped date; the
+parent side stores exact values, so a stored key set is small and the lookup side
+carries the tolerance.
 """
 
 from __future__ import annotations
@@ -67,6 +68,7 @@ def _keys(
     cities: set[str],
     surname_prefixes: set[str],
     given_prefixes: set[str],
+    other_givens: set[str],
 ) -> set[str]:
     ordered = sorted(surnames)
     fuzzy_surnames = surnames | surname_prefixes
@@ -81,6 +83,12 @@ def _keys(
     keys += [f"y{g}|{y}" for g in givens for y in years]
     keys += [f"t{s}|{g}|{y}" for s in ordered for g in givens for y in years]
     keys += [f"c{c}|{x}" for c in cities for x in givens | surnames]
+    # The parent the child lives with is named by both sides, by given name at least, and a
+    # given name survives the surname changes that defeat the keys above (Southworth written
+    # サウスワース, a kanji surname read another way): pair it with the child's and with the
+    # sought parent's given names.
+    keys += [f"o{o}|{g}" for o in other_givens for g in givens]
+    keys += [f"m{p}|{o}" for p in parent_givens for o in other_givens]
     return set(keys)
 
 
@@ -101,6 +109,7 @@ def parent_side_keys(ps: ParentSide) -> set[str]:
         _cities(ps.child.birth_place),
         prefix_keys(family),
         prefix_keys(ps.child.given),
+        token_keys(ps.other.given),
     )
 
 
@@ -117,4 +126,5 @@ def child_side_keys(cs: ChildSide) -> set[str]:
         _cities(cs.child.birth_place),
         prefix_keys(family),
         prefix_keys(cs.child.given),
+        token_keys(cs.other.given),
     )

@@ -4,22 +4,26 @@
 --truth truth.csv [--no-child-dob]``
 
 Families are Western–Japanese (the Western parent files, the child grew up in Japan),
-Japanese–Japanese, or Japanese–Western (the child grew up abroad). Surnames follow a
-skewed frequency over ~110 real Japanese surnames (so 佐藤/鈴木/高橋 are very common,
-much more concentrated than reality), given names are shared by many people, and names
-are written in kanji (with variant kanji for the same reading), kana, Latin (Hepburn
-with/without macrons, passport ``oh``, Kunrei, word-processor spellings) or katakana
-for Western names. Child claims carry the child's changed surname, partial or wrong
-dates, nicknames, typos and missing fields. About a third of child claims come from
-families without a parent claim, many of them *look-alike* families (same surnames, same
-child given name, same birth year) that differ only in the parents' given names and
-the exact birth date.
+Japanese–Japanese, or Japanese–Western (the child grew up abroad). Names are as common as
+in life: 佐藤 is ~1.6 % of Japanese people, the ten commonest surnames ~8 % (Japan: 1.5 %
+and ~10 %), over ~110 real surnames and a long tail of compound ones (北島, 高野); given
+names are built from common first and second elements (健+太, 美+咲), so many spellings
+share a reading and the commonest reading is ~2 % of a generation; Western surnames run
+from Smith (~1 %) into a tail of English compounds (Ashford). Names are written in
+kanji (with variant kanji for the same reading), kana, Latin (Hepburn with/without
+macrons, passport ``oh``, Kunrei, word-processor spellings) or katakana for Western
+names. Child claims carry the child's changed surname, partial or wrong dates,
+nicknames, typos and missing fields. About a third of child claims come from families
+without a parent claim, many of them *look-alike* families (same surnames, same child
+given name, same birth year and birthplace) that differ only in the parents' given names
+and the exact birth date.
 """
 
 from __future__ import annotations
 
 import argparse
 import csv
+import itertools
 import json
 import random
 import re
@@ -83,16 +87,45 @@ W_MEN = (
     "Andrew:アンドリュー Steven:スティーブン,スティーヴン Brian:ブライアン Kevin:ケビン,ケヴィン "
     "Eric:エリック Jean:ジャン Pierre:ピエール Marco:マルコ Lucas:ルーカス Patrick:パトリック "
     "George:ジョージ Charles:チャールズ Anthony:アンソニー Joseph:ジョセフ Scott:スコット "
-    "Ryan:ライアン Jason:ジェイソン Timothy:ティモシー Sean:ショーン Frank:フランク"
+    "Ryan:ライアン Jason:ジェイソン Timothy:ティモシー Sean:ショーン Frank:フランク "
+    "Adam:アダム Alan:アラン Albert:アルバート Alexander:アレクサンダー Benjamin:ベンジャミン "
+    "Bruce:ブルース Carl:カール Craig:クレイグ Dennis:デニス Donald:ドナルド Douglas:ダグラス "
+    "Edward:エドワード Gary:ゲイリー,ゲーリー Gregory:グレゴリー Harold:ハロルド Henry:ヘンリー "
+    "Jack:ジャック Jacob:ジェイコブ Jeffrey:ジェフリー Jeremy:ジェレミー Jonathan:ジョナサン "
+    "Justin:ジャスティン Keith:キース Kenneth:ケネス Larry:ラリー Luke:ルーク Martin:マーティン "
+    "Nathan:ネイサン Nicholas:ニコラス Philip:フィリップ Raymond:レイモンド Roger:ロジャー "
+    "Ronald:ロナルド Samuel:サミュエル Simon:サイモン Victor:ビクター,ヴィクター Walter:ウォルター "
+    "Wayne:ウェイン Aaron:アーロン Adrian:エイドリアン Hans:ハンス Klaus:クラウス Luca:ルカ "
+    "Nicolas:ニコラ Carlos:カルロス Miguel:ミゲル Gordon:ゴードン Ian:イアン Neil:ニール "
+    "Graham:グレアム Stuart:スチュアート Russell:ラッセル Howard:ハワード Vincent:ヴィンセント,ビンセント "
+    "Frederick:フレデリック Kyle:カイル Sebastian:セバスチャン Tobias:トビアス"
 )
 W_WOMEN = (
     "Mary:メアリー,メアリ Jennifer:ジェニファー Sarah:サラ Jessica:ジェシカ Emily:エミリー "
     "Elizabeth:エリザベス Laura:ローラ Anna:アンナ Rachel:レイチェル Catherine:キャサリン "
     "Emma:エマ Claire:クレア Sophie:ソフィー Marie:マリー Julia:ジュリア Amy:エイミー Lisa:リサ "
-    "Karen:カレン Nicole:ニコル Hannah:ハンナ Michelle:ミシェル Susan:スーザン Linda:リンダ"
+    "Karen:カレン Nicole:ニコル Hannah:ハンナ Michelle:ミシェル Susan:スーザン Linda:リンダ "
+    "Alice:アリス Amanda:アマンダ Angela:アンジェラ Barbara:バーバラ Betty:ベティ Carol:キャロル "
+    "Caroline:キャロライン Christina:クリスティーナ Deborah:デボラ Diana:ダイアナ Donna:ドナ "
+    "Ellen:エレン Helen:ヘレン Heather:ヘザー Jane:ジェーン Janet:ジャネット Joanna:ジョアンナ "
+    "Julie:ジュリー Kimberly:キンバリー Lucy:ルーシー Margaret:マーガレット Melissa:メリッサ "
+    "Monica:モニカ Natalie:ナタリー Patricia:パトリシア Rebecca:レベッカ Ruth:ルース "
+    "Samantha:サマンサ Sandra:サンドラ Stephanie:ステファニー Teresa:テレサ "
+    "Victoria:ヴィクトリア,ビクトリア Wendy:ウェンディ Isabelle:イザベル Camille:カミーユ "
+    "Sabine:ザビーネ Petra:ペトラ Francesca:フランチェスカ Lucia:ルチア Elena:エレナ "
+    "Carmen:カルメン Fiona:フィオナ Gemma:ジェマ Megan:メーガン Lauren:ローレン Ashley:アシュリー "
+    "Andrea:アンドレア Tina:ティナ Joan:ジョーン"
 )
-W_KIDS_F = "Emma Olivia Sophia Mia Lily Chloe Grace Lucy Alice Ella Hannah Anna Naomi Erika Maria"
-W_KIDS_M = "Noah Liam Ethan Lucas Oliver Leo Max Ben Jack Sam Daniel Alexander Thomas Henry Kai"
+W_KIDS_F = (
+    "Emma Olivia Sophia Mia Lily Chloe Grace Lucy Alice Ella Hannah Anna Naomi Erika Maria Amelia "
+    "Charlotte Ruby Emily Sophie Rose Julia Clara Nina Sara Leah Hana Mina Rina Eva Mila Luna Stella "
+    "Jasmine Amy Maya Elena Erin Karen"
+)
+W_KIDS_M = (
+    "Noah Liam Ethan Lucas Oliver Leo Max Ben Jack Sam Daniel Alexander Thomas Henry Kai William "
+    "James Benjamin Adam Ryan Dylan Owen Luke Joshua Nathan Ken Joe Sean Eric Justin Aaron Hugo Felix "
+    "Oscar Arthur Julian Elliot Jonah Isaac"
+)
 KIDS_KATA = {
     "Emma": "エマ", "Olivia": "オリビア,オリヴィア", "Sophia": "ソフィア", "Mia": "ミア", "Lily": "リリー",
     "Chloe": "クロエ", "Grace": "グレース", "Lucy": "ルーシー", "Alice": "アリス", "Ella": "エラ",
@@ -100,7 +133,17 @@ KIDS_KATA = {
     "Noah": "ノア", "Liam": "リアム", "Ethan": "イーサン", "Lucas": "ルーカス", "Oliver": "オリバー",
     "Leo": "レオ", "Max": "マックス", "Ben": "ベン", "Jack": "ジャック", "Sam": "サム",
     "Daniel": "ダニエル", "Alexander": "アレクサンダー", "Thomas": "トーマス", "Henry": "ヘンリー",
-    "Kai": "カイ",
+    "Kai": "カイ", "Amelia": "アメリア", "Charlotte": "シャーロット", "Ruby": "ルビー",
+    "Emily": "エミリー", "Sophie": "ソフィー", "Rose": "ローズ", "Julia": "ジュリア", "Clara": "クララ",
+    "Nina": "ニーナ", "Sara": "サラ", "Leah": "リア", "Hana": "ハナ", "Mina": "ミナ", "Rina": "リナ",
+    "Eva": "エヴァ,エバ", "Mila": "ミラ", "Luna": "ルナ", "Stella": "ステラ", "Jasmine": "ジャスミン",
+    "Amy": "エイミー", "Maya": "マヤ", "Elena": "エレナ", "Erin": "エリン", "Karen": "カレン",
+    "William": "ウィリアム", "James": "ジェームズ", "Benjamin": "ベンジャミン", "Adam": "アダム",
+    "Ryan": "ライアン", "Dylan": "ディラン", "Owen": "オーウェン", "Luke": "ルーク", "Joshua": "ジョシュア",
+    "Nathan": "ネイサン", "Ken": "ケン", "Joe": "ジョー", "Sean": "ショーン", "Eric": "エリック",
+    "Justin": "ジャスティン", "Aaron": "アーロン", "Hugo": "ヒューゴ", "Felix": "フェリックス",
+    "Oscar": "オスカー", "Arthur": "アーサー", "Julian": "ジュリアン", "Elliot": "エリオット",
+    "Jonah": "ジョナ", "Isaac": "アイザック",
 }  # fmt: skip
 W_SURNAMES = (
     "Smith:スミス Johnson:ジョンソン Williams:ウィリアムズ,ウィリアムス Brown:ブラウン Jones:ジョーンズ "
@@ -143,13 +186,12 @@ def _pairs(spec: str) -> list[tuple[str, list[str]]]:
 
 
 SURNAMES = [(k, v[0]) for k, v in _pairs(JP_SURNAMES)]
-GIRL_NAMES = _pairs(GIRLS)
-BOY_NAMES = _pairs(BOYS)
-WOMEN = [(v[0], k) for k, v in _pairs(JP_WOMEN)]
-MEN = [(v[0], k) for k, v in _pairs(JP_MEN)]
+_GIRLS_CURATED = _pairs(GIRLS)
+_BOYS_CURATED = _pairs(BOYS)
+_WOMEN_CURATED = [(v[0], k) for k, v in _pairs(JP_WOMEN)]
+_MEN_CURATED = [(v[0], k) for k, v in _pairs(JP_MEN)]
 WEST_MEN = _pairs(W_MEN)
 WEST_WOMEN = _pairs(W_WOMEN)
-WEST_SURNAMES = _pairs(W_SURNAMES)
 WEST_CITIES: list[tuple[str, str, str]] = [
     (c.split(":")[0], c.split(":")[1], c.split(":")[2]) for c in W_CITIES.split(";")
 ]
@@ -161,7 +203,8 @@ JAPAN_CITIES = [(c.split(":")[0], c.split(":")[1]) for c in JP_CITIES.split()]
 _FIRST = (
     "高:たか 中:なか 小:こ 大:おお 山:やま 石:いし 松:まつ 藤:ふじ 森:もり 岡:おか 前:まえ 西:にし "
     "北:きた 長:なが 今:いま 宮:みや 竹:たけ 吉:よし 平:ひら 野:の 浅:あさ 宇:う 江:え 荒:あら "
-    "黒:くろ 白:しら 杉:すぎ 菊:きく 梅:うめ 桑:くわ 柳:やなぎ 星:ほし 金:かな 滝:たき 熊:くま"
+    "黒:くろ 白:しら 杉:すぎ 菊:きく 梅:うめ 桑:くわ 柳:やなぎ 星:ほし 金:かな 滝:たき 熊:くま "
+    "福:ふく 岩:いわ 片:かた 坂:さか 東:ひがし 南:みなみ 安:やす 堀:ほり 千:ち 市:いち 内:うち 稲:いな"
 )
 _SECOND = (
     "田:た/だ 野:の 川:かわ/がわ 山:やま 本:もと 村:むら 井:い 島:しま/じま 木:き/ぎ 原:はら/わら "
@@ -188,14 +231,136 @@ def _zipf(n: int, s: float) -> list[float]:
     return [1 / (r + 1) ** s for r in range(n)]
 
 
+def _cumulative(weights: list[float]) -> list[float]:
+    return list(itertools.accumulate(weights))
+
+
+# Given names are built the way most Japanese names are: a first element and a second, each
+# with a reading it takes in names (健+太 = けんた, 美+咲 = みさき). Many spellings share a
+# reading (悠人, 優斗, 雄人 = ゆうと), as in life.
+_MALE_FIRST = (
+    "健:けん 大:だい 翔:しょう 拓:たく 和:かず 浩:こう 直:なお 雄:ゆう 悠:ゆう 優:ゆう 達:たつ 哲:てつ "
+    "信:しん 秀:ひで 正:まさ 雅:まさ 隆:たか 貴:たか 智:とも 友:とも 俊:とし 康:やす 義:よし 光:こう "
+    "竜:りゅう 勇:ゆう 修:しゅう 亮:りょう 純:じゅん 剛:たけ 克:かつ 勝:かつ 慎:しん 宏:ひろ 博:ひろ "
+    "裕:ひろ 明:あき 英:ひで 恭:きょう 孝:たか 誠:せい 賢:けん 昌:まさ 幸:こう 晃:こう 真:しん 啓:けい "
+    "圭:けい 祐:ゆう 龍:りゅう 将:しょう 駿:しゅん 颯:そう 蒼:そう 陽:はる 春:はる 一:かず 晴:はる"
+)
+_MALE_SECOND = (
+    "一:いち 二:じ 太:た 介:すけ 輔:すけ 人:と 斗:と 也:や 哉:や 樹:き 輝:き 士:し 司:じ 平:へい "
+    "吾:ご 郎:ろう 太郎:たろう 之:ゆき 彦:ひこ 夫:お 雄:お 志:し 治:じ 真:ま 希:き"
+)
+_FEMALE_FIRST = (
+    "美:み 愛:あい 優:ゆう 結:ゆ 陽:ひ 花:はな 彩:あや 真:ま 由:ゆ 千:ち 沙:さ 紗:さ 明:あ 佳:か "
+    "奈:な 里:り 菜:な 麻:ま 亜:あ 理:り 恵:え 絵:え 早:さ 夏:なつ 七:なな 友:とも 智:とも 知:ち 裕:ゆう "
+    "有:ゆ 舞:ま 瑞:みず 晴:はる 春:はる 桃:もも 香:か 杏:あん 詩:し 心:ここ 琴:こと 紀:のり 典:のり "
+    "直:なお 尚:なお 久:く 幸:さち 咲:さ 玲:れい 怜:れい 未:み 実:み"
+)
+_FEMALE_SECOND = (
+    "子:こ 美:み 香:か 花:か 菜:な 奈:な 希:き 紀:き 衣:い 依:い 穂:ほ 帆:ほ 里:り 莉:り 音:ね "
+    "乃:の 恵:え 絵:え 佳:か 華:か 枝:え 代:よ 世:よ 歩:ほ 咲:さき 月:つき 波:なみ 葉:は 羽:は"
+)
+
+
+def _compound_given(first: str, second: str, seed: int) -> list[tuple[str, str]]:
+    """(kanji, kana) for every first×second pair, in a fixed pseudo-random popularity order."""
+    out = [
+        (fk + sk, fr + sr)
+        for fk, fr in (x.split(":") for x in first.split())
+        for sk, sr in (x.split(":") for x in second.split())
+        if fk != sk
+    ]
+    random.Random(seed).shuffle(out)  # nosec B311  # a fixed order, not a secret
+    return out
+
+
+# Western surnames beyond the common ones: English place-name compounds (Ashford, Blackwood,
+# Hartley), written in katakana by their parts.
+_W_FIRST = (
+    "Ash:アッシュ Black:ブラック Brad:ブラッド Brook:ブルック Clay:クレイ Cole:コール Dal:ダル "
+    "East:イースト Elm:エルム Fair:フェア Fox:フォックス Gold:ゴールド Green:グリーン Ham:ハム "
+    "Hart:ハート King:キング Lang:ラング Lock:ロック Marsh:マーシュ Mid:ミッド Mill:ミル New:ニュー "
+    "North:ノース Oak:オーク Red:レッド Rich:リッチ Rock:ロック Row:ロウ South:サウス Stan:スタン "
+    "Stone:ストーン Thorn:ソーン West:ウェスト White:ホワイト Wood:ウッド Bright:ブライト Wind:ウィンド "
+    "Hay:ヘイ Long:ロング Shep:シェップ Win:ウィン"
+)
+_W_SECOND = (
+    "ton:トン ley:リー ford:フォード field:フィールド wood:ウッド well:ウェル man:マン by:ビー "
+    "ham:ハム worth:ワース brook:ブルック ridge:リッジ stone:ストーン more:モア wick:ウィック "
+    "hurst:ハースト dale:デール land:ランド shaw:ショー bury:ベリー"
+)
+
+
+def _compound_west_surnames() -> list[tuple[str, list[str]]]:
+    known = {k for k, _ in _pairs(W_SURNAMES)}
+    out = []
+    for first in _W_FIRST.split():
+        fl, fk = first.split(":")
+        for second in _W_SECOND.split():
+            sl, sk = second.split(":")
+            name = fl + sl
+            if fl.lower() == sl or name in known:
+                continue
+            out.append((name, [fk + sk]))
+    random.Random(3).shuffle(out)  # nosec B311  # a fixed order, not a secret
+    return out
+
+
+def _given_pool(curated: list[tuple[str, list[str]]], compounds: list[tuple[str, str]]) -> list[tuple[str, list[str]]]:
+    """The curated (popular) readings first, then the compounds, merged by reading."""
+    pool: dict[str, list[str]] = {kana: list(forms) for kana, forms in curated}
+    for kanji, kana in compounds:
+        forms = pool.setdefault(kana, [])
+        if kanji not in forms:
+            forms.append(kanji)
+    return list(pool.items())
+
+
 TAIL_SURNAMES = _compound_surnames()
 ALL_SURNAMES = SURNAMES + TAIL_SURNAMES
-#: The ~110 real common surnames carry 35% of the mass (Zipf), the tail the rest evenly,
-#: so 佐藤 is ~4% of people (reality: ~1.5%) — deliberately more collisions than reality.
-SURNAME_W = [0.35 * w / sum(_zipf(len(SURNAMES), 0.8)) for w in _zipf(len(SURNAMES), 0.8)] + [
-    0.65 / len(TAIL_SURNAMES)
-] * len(TAIL_SURNAMES)
-GIVEN_W = _zipf(40, 0.6)
+#: Surname frequencies fall as rank^-0.5 over ~1,000 names: 佐藤 ~1.6 %, the top ten ~8 %,
+#: the top hundred ~30 % (Japan: 1.5 %, ~10 %, ~33 %). Two random people share a surname
+#: about once in 500 draws, as in Japan; the rarest tail names are still commoner than real
+#: rare names, so chance collisions stay somewhat likelier than in life.
+SURNAME_CUM = _cumulative(_zipf(len(ALL_SURNAMES), 0.5))
+WEST_SURNAMES = _pairs(W_SURNAMES) + _compound_west_surnames()
+#: Smith ~1 % (US: 0.8 %) and a long tail.
+WEST_SURNAME_CUM = _cumulative(_zipf(len(WEST_SURNAMES), 0.4))
+#: Parents' given names: the curated list first, then compounds; the commonest reading is
+#: about 2 % of people of a sex (one pair in ~270 shares a reading), the rest falls as rank^-0.5.
+MEN = [
+    (forms[0], kana)
+    for kana, forms in _given_pool([(k, [v]) for v, k in _MEN_CURATED], _compound_given(_MALE_FIRST, _MALE_SECOND, 1))
+]
+WOMEN = [
+    (forms[0], kana)
+    for kana, forms in _given_pool(
+        [(k, [v]) for v, k in _WOMEN_CURATED], _compound_given(_FEMALE_FIRST, _FEMALE_SECOND, 2)
+    )
+]
+MEN_CUM = _cumulative(_zipf(len(MEN), 0.5))
+WOMEN_CUM = _cumulative(_zipf(len(WOMEN), 0.5))
+#: Children's given names: today's popular names first, then compounds.
+BOY_NAMES = _given_pool(_BOYS_CURATED, _compound_given(_MALE_FIRST, _MALE_SECOND, 4))
+GIRL_NAMES = _given_pool(_GIRLS_CURATED, _compound_given(_FEMALE_FIRST, _FEMALE_SECOND, 5))
+BOY_CUM = _cumulative(_zipf(len(BOY_NAMES), 0.5))
+GIRL_CUM = _cumulative(_zipf(len(GIRL_NAMES), 0.5))
+
+
+def _shares(pool: list[tuple[str, list[str]]], cum: list[float]) -> dict[str, float]:
+    weights = [b - a for a, b in zip([0.0, *cum[:-1]], cum, strict=True)]
+    return {kana: w / cum[-1] for (kana, _forms), w in zip(pool, weights, strict=True)}
+
+
+_KIDS_SHARE = {"F": _shares(GIRL_NAMES, GIRL_CUM), "M": _shares(BOY_NAMES, BOY_CUM)}
+_W_KIDS_SHARE = {"F": 1 / len(W_KIDS_F.split()), "M": 1 / len(W_KIDS_M.split())}
+_SHARE_MAX = max(*(max(v.values()) for v in _KIDS_SHARE.values()), *_W_KIDS_SHARE.values())
+
+
+def _name_share(c: Child) -> float:
+    """How common a child's given name is among children of that sex (Japanese reading, else Western name)."""
+    if c.jp_given:
+        return _KIDS_SHARE[c.sex][c.jp_given[1]]
+    return _W_KIDS_SHARE[c.sex]
 
 
 @dataclass
@@ -260,24 +425,24 @@ class Generator:
         return self.rng.random() < p
 
     def jp_surname(self) -> tuple[str, str]:
-        return self.rng.choices(ALL_SURNAMES, SURNAME_W)[0]
+        return self.rng.choices(ALL_SURNAMES, cum_weights=SURNAME_CUM)[0]
 
     def jp_parent(self, sex: str, family: tuple[str, str] | None = None) -> Parent:
         fam = family or self.jp_surname()
-        pool = MEN if sex == "M" else WOMEN
-        given = self.rng.choices(pool, _zipf(len(pool), 0.5))[0]
+        pool, cum = (MEN, MEN_CUM) if sex == "M" else (WOMEN, WOMEN_CUM)
+        given = self.rng.choices(pool, cum_weights=cum)[0]
         return Parent(True, sex, "JP", fam[0], fam[1], given[0], given[1])
 
     def west_parent(self, sex: str) -> Parent:
         pool = WEST_MEN if sex == "M" else WEST_WOMEN
         given, g_kata = self.rng.choice(pool)
-        fam, f_kata = self.rng.choices(WEST_SURNAMES, _zipf(len(WEST_SURNAMES), 0.6))[0]
+        fam, f_kata = self.rng.choices(WEST_SURNAMES, cum_weights=WEST_SURNAME_CUM)[0]
         nat = self.rng.choice(["US", "US", "US", "GB", "AU", "CA", "FR", "DE", "NZ", "IT"])
         return Parent(False, sex, nat, fam, self.rng.choice(f_kata), given, self.rng.choice(g_kata))
 
     def jp_given(self, sex: str) -> tuple[str, str]:
-        pool = GIRL_NAMES if sex == "F" else BOY_NAMES
-        kana, forms = self.rng.choices(pool, _zipf(len(pool), 0.5))[0]
+        pool, cum = (GIRL_NAMES, GIRL_CUM) if sex == "F" else (BOY_NAMES, BOY_CUM)
+        kana, forms = self.rng.choices(pool, cum_weights=cum)[0]
         return self.rng.choice(forms), kana
 
     def family(self) -> Family:
@@ -334,8 +499,19 @@ class Generator:
         kanji, latin = self.rng.choice(JAPAN_CITIES)
         return ("JP", latin, kanji)
 
-    def lookalike(self, fam: Family) -> Family:
-        """A different family whose child has the same given name, current surname and age.
+    def namesake_source(self, families: list[Family]) -> tuple[Family, Child]:
+        """A family and one of its children to give a look-alike, chosen in proportion to
+        how common the child's given name is: a common name has many namesakes, a rare
+        one few.
+        """
+        while True:
+            fam = self.rng.choice(families)
+            child = self.rng.choice(fam.children)
+            if self.rng.random() * _SHARE_MAX <= _name_share(child):
+                return fam, child
+
+    def lookalike(self, fam: Family, c: Child) -> Family:
+        """A different family whose child ``c`` has the same given name, current surname and age.
 
         The parent the child lives with keeps the surname (so the child's surname is the
         same) but has another given name; the sought parent is somebody else entirely.
@@ -353,7 +529,6 @@ class Generator:
         new.taking = fresh(fam.taking)
         new.taking.family, new.taking.family_reading = fam.taking.family, fam.taking.family_reading
         father = new.left if new.left.sex == "M" else new.taking
-        c = self.rng.choice(fam.children)
         dob = (c.dob[0] + self.rng.choice([0, 0, 0, 1, -1]), self.rng.randint(1, 12), self.rng.randint(1, 28))
         new.children = [
             Child(
@@ -649,7 +824,7 @@ def generate(
     common_families = [f for f in families if f.taking.family in common] or families
     for _ in range(n_unlinked):
         if gen.chance(0.35):
-            fam = gen.lookalike(gen.rng.choice(common_families))
+            fam = gen.lookalike(*gen.namesake_source(common_families))
         else:
             fam = gen.family()
         k += 1

@@ -169,12 +169,12 @@ class MatchIndex:
     def candidates(self, child_claim: ChildClaim) -> list[tuple[str, str]]:
         """(parent claim id, child ref) pairs sharing blocking keys with a child claim."""
         cs = child_side(child_claim, self.model.use_readings)
-        out: list[tuple[str, str]] = []
-        for slot in self._candidate_slots(child_side_keys(cs), self._parent_postings, len(self._parents)):
-            ps = self._parents[slot]
-            if ps is not None:
-                out.append((ps.claim_id, ps.child_ref))
-        return out
+        return [(ps.claim_id, ps.child_ref) for ps in self.candidate_sides(cs)]
+
+    def candidate_sides(self, cs: ChildSide) -> list[ParentSide]:
+        """The blocked candidates of a featurised child claim."""
+        slots = self._candidate_slots(child_side_keys(cs), self._parent_postings, len(self._parents))
+        return [ps for ps in (self._parents[slot] for slot in slots) if ps is not None]
 
     def _decide(self, scored: list[tuple[float, ChildSide, ParentSide]], threshold: float | None) -> list[Proposal]:
         """Candidates at or above their threshold and within the margin of the best, best first."""

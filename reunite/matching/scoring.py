@@ -356,23 +356,52 @@ def tf_tables(sides: Iterable[ParentSide]) -> dict[str, dict[str, float]]:
     }
 
 
+#: Fields that describe the child and go with the child's name: a namesake is nearly always
+#: the same sex, and namesakes often share an age and a birthplace (name fashions, and
+#: families like one another). Their u is estimated from non-linked pairs whose child names
+#: already agree (the pairs the score must tell apart) rather than from random pairs, so the
+#: evidence a name gives is not counted again through its companions.
+NAME_CONDITIONED = ("child_sex", "child_birth_date", "child_birth_place")
+_CHILD_GIVEN, _CHILD_FAMILY = FIELD_INDEX["child_given"], FIELD_INDEX["child_family"]
+
+
+def names_agree(comparisons: Iterable[Comparison]) -> bool:
+    """Whether a pair's child given name and surname both agree at some level."""
+    levels = {field_i: level for field_i, level, _tf, _detail in comparisons}
+    given = levels.get(_CHILD_GIVEN, _GIVEN_DISAGREE)
+    family = levels.get(_CHILD_FAMILY, _FAMILY_DISAGREE)
+    return given != _GIVEN_DISAGREE and family != _FAMILY_DISAGREE
+
+
 def fit(
     true_pairs: Sequence[tuple[ChildSide, ParentSide]],
     random_pairs: Sequence[tuple[ChildSide, ParentSide]],
     tf: dict[str, dict[str, float]],
     smoothing: float = 0.5,
+    namesake_pairs: Sequence[tuple[ChildSide, ParentSide]] = (),
 ) -> Model:
-    """Estimate m from true links and u from random pairs (additive smoothing)."""
+    """Estimate m from true links and u from random pairs (additive smoothing).
 
-    def estimate(pairs: Sequence[tuple[ChildSide, ParentSide]]) -> list[list[float]]:
+    With ``namesake_pairs`` (non-linked pairs), the u of the :data:`NAME_CONDITIONED` fields
+    comes from those of them whose child names agree.
+    """
+
+    def estimate(pairs: Iterable[list[Comparison]]) -> list[list[float]]:
         counts = [[smoothing] * len(f.levels) for f in FIELDS]
-        for cs, ps in pairs:
-            for field_i, level, _tf, _detail in compare_pair(cs, ps):
+        for comps in pairs:
+            for field_i, level, _tf, _detail in comps:
                 counts[field_i][level] += 1
         return [[x / sum(row) for x in row] for row in counts]
 
     floor = min([v for t in tf.values() for v in t.values()] or [1e-4]) / 2
-    return Model(m=estimate(true_pairs), u=estimate(random_pairs), tf=tf, tf_floor=floor)
+    u = estimate(compare_pair(cs, ps) for cs, ps in random_pairs)
+    if namesake_pairs:
+        agreeing = [c for c in (compare_pair(cs, ps) for cs, ps in namesake_pairs) if names_agree(c)]
+        conditioned = estimate(agreeing)
+        for name in NAME_CONDITIONED:
+            u[FIELD_INDEX[name]] = conditioned[FIELD_INDEX[name]]
+    m = estimate(compare_pair(cs, ps) for cs, ps in true_pairs)
+    return Model(m=m, u=u, tf=tf, tf_floor=floor)
 
 
 def sample_random_pairs(

@@ -90,11 +90,15 @@ def train(
         return (cs.claim_id, ps.claim_id, ps.child_ref) in links
 
     random_pairs = sample_random_pairs(list(csides.values()), psides, 100_000, is_link)
-    model = fit(true_pairs, random_pairs, tf_tables(psides))
-
-    index = MatchIndex(model)
+    tf = tf_tables(psides)
+    # Blocking does not depend on the weights: a first model's index yields the non-linked
+    # candidate pairs from which the name-conditioned u are estimated.
+    index = MatchIndex(fit(true_pairs, random_pairs, tf))
     for p in parents:
         index.add(p)
+    namesakes = [(cs, ps) for cs in csides.values() for ps in index.candidate_sides(cs) if not is_link(cs, ps)]
+    model = fit(true_pairs, random_pairs, tf, namesake_pairs=namesakes)
+    index.model = model
     runs: list[tuple[dict[str, Scored], set[str]]] = []
     variants = [children, [without_birth_date(c) for c in children]] if tune_without_dob else [children]
     lowest = THRESHOLDS[0] - max(UNDATED_OFFSETS)

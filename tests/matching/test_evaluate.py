@@ -3,6 +3,7 @@
 import json
 import subprocess
 import sys
+from collections import Counter
 from pathlib import Path
 
 import pytest
@@ -90,7 +91,9 @@ def test_a_useless_threshold_is_caught(dataset: tuple[Path, Path]) -> None:
     claims = [c for c in read_claims(claims_path) if c.id in keep or (c.id not in linked and c.id.endswith("7"))]
     result = evaluate(claims, truth, default_model(), threshold=-50)
     assert result["false_alarm_rate"] > 0.5
-    assert result["precision"] < 0.8
+    # Most proposals are still right (the margin keeps only the best candidates, and most
+    # best candidates are the true ones), but far fewer than the ~0.99 a real threshold gives.
+    assert result["precision"] < 0.9
 
 
 def test_invalid_claims_file_names_line_and_field(tmp_path: Path) -> None:
@@ -122,3 +125,24 @@ def test_siblings_never_share_a_given_name() -> None:
         west = [c.west_given for c in fam.children if c.west_given]
         assert len(set(kana)) == len(kana)
         assert len(set(west)) == len(west)
+
+
+def test_name_frequencies_are_like_japans() -> None:
+    # Japan: 佐藤 ~1.5 % of people, the ten commonest surnames ~10 %; no given name
+    # reading is held by more than a few per cent of a generation. A generator far more
+    # concentrated than that fills the test set with chance namesakes no real registry has.
+    gen = Generator(9, True)
+    families = [gen.family() for _ in range(20000)]
+    japanese = [p for f in families for p in (f.left, f.taking) if p.is_japanese]
+    surnames = Counter(p.family for p in japanese)
+    share = {k: v / len(japanese) for k, v in surnames.items()}
+    assert 0.01 <= share["佐藤"] <= 0.025
+    assert 0.05 <= sum(sorted(share.values())[-10:]) <= 0.13
+    assert len(surnames) > 800
+    men = Counter(p.given_reading for p in japanese if p.sex == "M")
+    assert max(men.values()) / sum(men.values()) < 0.04
+    kids = Counter(c.jp_given[1] for f in families for c in f.children if c.jp_given)
+    assert max(kids.values()) / sum(kids.values()) < 0.04
+    assert len(kids) > 500
+    west = Counter(p.family for f in families for p in (f.left, f.taking) if not p.is_japanese)
+    assert max(west.values()) / sum(west.values()) < 0.02

@@ -7,8 +7,17 @@ from typing import Any
 import pytest
 
 from reunite.matching import ChildClaim, Model, ParentClaim, claim_from_dict, default_model, score_pair
-from reunite.matching.compare import ALT, KANJI, PHONETIC, compare_names, compare_nicknames, make_token
-from reunite.matching.scoring import FIELD_INDEX, FIELDS
+from reunite.matching.compare import (
+    ALT,
+    KANJI,
+    PHONETIC,
+    child_side,
+    compare_names,
+    compare_nicknames,
+    make_token,
+    parent_sides,
+)
+from reunite.matching.scoring import FIELD_INDEX, FIELDS, NAME_CONDITIONED, compare_pair, fit, names_agree
 from tests.examples import SPEC_CHILD, SPEC_PARENT
 
 P1001: dict[str, Any] = copy.deepcopy(SPEC_PARENT)
@@ -250,3 +259,33 @@ def test_a_day_off_is_stronger_evidence_than_another_one_digit_slip(model: Model
     levels = FIELDS[FIELD_INDEX["child_birth_date"]].levels
     weights = dict(zip(levels, model.weights[FIELD_INDEX["child_birth_date"]], strict=True))
     assert weights["exact"] > weights["near"] > weights["digit_slip"] > 0
+
+
+def test_u_of_the_childs_companion_fields_comes_from_namesakes() -> None:
+    # Two different children with the same name are nearly always the same sex, so for a
+    # candidate whose names already agree a sex agreement is almost no evidence.
+    parent = claim_from_dict(copy.deepcopy(SPEC_PARENT))
+    assert isinstance(parent, ParentClaim)
+    ps = parent_sides(parent)[0]
+    same_name = copy.deepcopy(SPEC_CHILD)
+    same_name["id"] = "namesake"
+    namesake = child_side(claim_from_dict(same_name))
+    other_name = copy.deepcopy(SPEC_CHILD)
+    other_name["claimant"]["names"] = [{"family": "Tanaka", "given": "Hiroshi"}]
+    stranger = child_side(claim_from_dict(other_name))
+    other_name["id"], other_name["claimant"]["sex"] = "boy", "M"
+    boy = child_side(claim_from_dict(other_name))
+    assert names_agree(compare_pair(namesake, ps))
+    assert not names_agree(compare_pair(stranger, ps))
+
+    true_pairs = [(namesake, ps)] * 5
+    strangers = [(stranger, ps), (boy, ps)] * 25
+    plain = fit(true_pairs, strangers, {})
+    conditioned = fit(true_pairs, strangers, {}, namesake_pairs=[(namesake, ps)] * 50 + strangers)
+    sex = FIELD_INDEX["child_sex"]
+    assert plain.u[sex][0] == pytest.approx(0.5)
+    assert conditioned.u[sex][0] > 0.98
+    assert conditioned.weight((sex, 0, "", None)) < 0.1 < plain.weight((sex, 0, "", None))
+    for spec in FIELDS:
+        if spec.name not in NAME_CONDITIONED:
+            assert conditioned.u[FIELD_INDEX[spec.name]] == plain.u[FIELD_INDEX[spec.name]]
