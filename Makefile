@@ -65,7 +65,8 @@ $(VENV)/.bench-installed: requirements-bench.txt $(VENV)/.installed
 bench: $(VENV)/.bench-installed assets translations
 	$(BIN)/python bench/matching_quality.py
 	$(BIN)/python bench/matching_speed.py
-	$(BIN)/python bench/matching_db.py --sizes 10000,100000,1000000
+	$(BIN)/python bench/matching_db.py --sizes 10000,100000,1000000 --no-rematch
+	$(BIN)/python bench/matching_db.py --sizes 100000
 	$(BIN)/python bench/mailbox_load.py --duration 30
 	$(BIN)/python bench/load.py --duration 60
 
