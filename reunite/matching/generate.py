@@ -319,8 +319,9 @@ TAIL_SURNAMES = _compound_surnames()
 ALL_SURNAMES = SURNAMES + TAIL_SURNAMES
 #: Surname frequencies fall as rank^-0.5 over ~1,000 names: 佐藤 ~1.6 %, the top ten ~8 %,
 #: the top hundred ~30 % (Japan: 1.5 %, ~10 %, ~33 %). Two random people share a surname
-#: about once in 500 draws, as in Japan; the rarest tail names are still commoner than real
-#: rare names, so chance collisions stay somewhat likelier than in life.
+#: about once in 500 draws, roughly what Japan's figures imply; the rarest tail names are
+#: still commoner than real rare names, so chance collisions stay somewhat likelier than in
+#: life.
 SURNAME_CUM = _cumulative(_zipf(len(ALL_SURNAMES), 0.5))
 WEST_SURNAMES = _pairs(W_SURNAMES) + _compound_west_surnames()
 #: Smith ~1 % (US: 0.8 %) and a long tail.

@@ -1,7 +1,9 @@
 """Fellegi–Sunter scoring: per-field levels, m/u weights in bits, term-frequency adjustment.
 
 The m and u probabilities are estimated from *labelled* development data (``fit``): m from
-the true links, u from random child/parent pairs. When names agree (exactly, by
+the true links, u from random child/parent pairs (the child's sex, birth date and
+birthplace from non-linked pairs whose child names agree, see :data:`NAME_CONDITIONED`).
+When names agree (exactly, by
 reading, phonetically or through a dictionary reading) the weight gets a term-frequency
 adjustment ``log2(u_exact / tf(value))``, so 佐藤 = 佐藤 counts for less than
 東海林 = 東海林; values are keyed by canonical romaji whatever the script. A value agreed

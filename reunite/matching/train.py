@@ -2,8 +2,9 @@
 
 ``python -m reunite.matching.train --claims dev.jsonl --truth dev.csv --out params.json``
 
-m comes from the true links, u from random non-linked pairs, TF tables from the parent
-claims. The threshold, margin and undated offset are then chosen on the same dev set to
+m comes from the true links, u from random non-linked pairs (for the child's sex, birth
+date and birthplace: from non-linked blocked candidates whose child names agree), TF tables
+from the parent claims. The threshold, margin and undated offset are then chosen on the same dev set to
 maximise the mean F1 of two runs, with and without the children's birth dates, subject to
 a false-alarm ceiling for each (by default the targets: 0.2 % and 1.5 %); the margin is the
 gap below the best candidate within which others are kept, the undated offset how much less
