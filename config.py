@@ -60,7 +60,7 @@ class Config:
     # Proposals need at least this many bits of evidence; unset: the threshold trained with the
     # shipped parameters (reunite/matching/params.json). Lower finds more links with less
     # information and shows moderators more false ones (README, "Matching quality"). A child
-    # claim without the child's birth date needs the trained undated offset (2.5 bits) less.
+    # claim without the child's birth date needs the trained undated offset (params.json) less.
     MATCH_THRESHOLD_BITS = _env_float("MATCH_THRESHOLD_BITS")
     SWEEP_INTERVAL_S = float(_env("SWEEP_INTERVAL_S", "300") or 300)
     MAIL_SWEEP_INTERVAL_S = float(_env("MAIL_SWEEP_INTERVAL_S", "60") or 60)
