@@ -18,16 +18,17 @@ from reunite.matching.compare import ChildSide, ParentSide, PartialDate, PlaceFe
 
 #: Only the most likely dictionary readings of a kanji token become stored keys.
 BLOCKING_READINGS = 3
-#: A new claim looks names up by more readings: a lookup costs a few more posting lists,
+#: A claim that looks others up (a new child claim among parent claims, or a new parent
+#: claim among child claims) uses more readings: a lookup costs a few more posting lists,
 #: not a bigger index, and a kanji given name's right reading is often not among its three
 #: likeliest (七花 is Nanaka, not Shichika). Ten instead of three finds 0.1-0.25 % more of the
 #: true links of child claims without a birth date for 2-3 % more candidates.
 LOOKUP_READINGS = 10
 #: Surnames have several usual readings too (河野: Kōno or Kawano; 中島: Nakajima or
-#: Nakashima). A new claim looks a kanji surname up by ``LOOKUP_READINGS`` readings like any
-#: name; stored claims keep only the first, so the index does not grow (on the dev set without
-#: birth dates this recovers 0.3 % of the true links that were never compared; storing three
-#: too recovers another 0.07 % for 38 % more postings).
+#: Nakashima). A lookup uses ``LOOKUP_READINGS`` readings of a kanji surname like any
+#: name; stored parent claims keep only the first, so the index does not grow (on the dev set
+#: without birth dates this recovers 0.3 % of the true links that were never compared;
+#: storing three too recovers another 0.07 % for 38 % more postings).
 STORED_SURNAME_READINGS = 1
 
 
@@ -101,35 +102,36 @@ def _cities(place: PlaceFeatures | None) -> set[str]:
     return set() if place is None else {t.key or t.text for t in place.city}
 
 
-def parent_side_keys(ps: ParentSide) -> set[str]:
-    """Blocking keys of one child inside a parent claim."""
+def parent_side_keys(ps: ParentSide, lookup: bool = False) -> set[str]:
+    """Blocking keys of one child inside a parent claim, as stored or (``lookup``) to look up."""
+    readings = LOOKUP_READINGS if lookup else BLOCKING_READINGS
     family = ps.child.family + ps.claimant.family + ps.other.family
-    surnames = token_keys(family, STORED_SURNAME_READINGS)
+    surnames = token_keys(family, LOOKUP_READINGS if lookup else STORED_SURNAME_READINGS)
     dates = _date_keys(ps.child.birth, widen=False)
     return _keys(
         surnames,
-        token_keys(ps.child.given),
+        token_keys(ps.child.given, readings),
         dates,
-        token_keys(ps.claimant.given),
+        token_keys(ps.claimant.given, readings),
         _cities(ps.child.birth_place),
         prefix_keys(family),
         prefix_keys(ps.child.given),
-        token_keys(ps.other.given),
+        token_keys(ps.other.given, readings),
     )
 
 
-def child_side_keys(cs: ChildSide) -> set[str]:
-    """Blocking keys of a child claim."""
+def child_side_keys(cs: ChildSide, lookup: bool = False) -> set[str]:
+    """Blocking keys of a child claim, as stored or (``lookup``) to look up."""
+    readings = LOOKUP_READINGS if lookup else BLOCKING_READINGS
     family = cs.child.family + cs.sought.family + cs.other.family
-    surnames = token_keys(family, LOOKUP_READINGS)
     dates = _date_keys(cs.child.birth, widen=True)
     return _keys(
-        surnames,
-        token_keys(cs.child.given, LOOKUP_READINGS),
+        token_keys(family, readings),
+        token_keys(cs.child.given, readings),
         dates,
-        token_keys(cs.sought.given, LOOKUP_READINGS),
+        token_keys(cs.sought.given, readings),
         _cities(cs.child.birth_place),
         prefix_keys(family),
         prefix_keys(cs.child.given),
-        token_keys(cs.other.given, LOOKUP_READINGS),
+        token_keys(cs.other.given, readings),
     )

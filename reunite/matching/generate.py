@@ -186,10 +186,6 @@ def _pairs(spec: str) -> list[tuple[str, list[str]]]:
 
 
 SURNAMES = [(k, v[0]) for k, v in _pairs(JP_SURNAMES)]
-_GIRLS_CURATED = _pairs(GIRLS)
-_BOYS_CURATED = _pairs(BOYS)
-_WOMEN_CURATED = [(v[0], k) for k, v in _pairs(JP_WOMEN)]
-_MEN_CURATED = [(v[0], k) for k, v in _pairs(JP_MEN)]
 WEST_MEN = _pairs(W_MEN)
 WEST_WOMEN = _pairs(W_WOMEN)
 WEST_CITIES: list[tuple[str, str, str]] = [
@@ -290,8 +286,7 @@ _W_SECOND = (
 )
 
 
-def _compound_west_surnames() -> list[tuple[str, list[str]]]:
-    known = {k for k, _ in _pairs(W_SURNAMES)}
+def _compound_west_surnames(known: set[str]) -> list[tuple[str, list[str]]]:
     out = []
     for first in _W_FIRST.split():
         fl, fk = first.split(":")
@@ -323,36 +318,28 @@ ALL_SURNAMES = SURNAMES + TAIL_SURNAMES
 #: still commoner than real rare names, so chance collisions stay somewhat likelier than in
 #: life.
 SURNAME_CUM = _cumulative(_zipf(len(ALL_SURNAMES), 0.5))
-WEST_SURNAMES = _pairs(W_SURNAMES) + _compound_west_surnames()
+_COMMON_WEST_SURNAMES = _pairs(W_SURNAMES)
+WEST_SURNAMES = _COMMON_WEST_SURNAMES + _compound_west_surnames({k for k, _ in _COMMON_WEST_SURNAMES})
 #: Smith ~1 % (US: 0.8 %) and a long tail.
 WEST_SURNAME_CUM = _cumulative(_zipf(len(WEST_SURNAMES), 0.4))
 #: Parents' given names: the curated list first, then compounds; the commonest reading is
 #: about 2 % of people of a sex (one pair in ~270 shares a reading), the rest falls as rank^-0.5.
-MEN = [
-    (forms[0], kana)
-    for kana, forms in _given_pool([(k, [v]) for v, k in _MEN_CURATED], _compound_given(_MALE_FIRST, _MALE_SECOND, 1))
-]
+MEN = [(forms[0], kana) for kana, forms in _given_pool(_pairs(JP_MEN), _compound_given(_MALE_FIRST, _MALE_SECOND, 1))]
 WOMEN = [
-    (forms[0], kana)
-    for kana, forms in _given_pool(
-        [(k, [v]) for v, k in _WOMEN_CURATED], _compound_given(_FEMALE_FIRST, _FEMALE_SECOND, 2)
-    )
+    (forms[0], kana) for kana, forms in _given_pool(_pairs(JP_WOMEN), _compound_given(_FEMALE_FIRST, _FEMALE_SECOND, 2))
 ]
 MEN_CUM = _cumulative(_zipf(len(MEN), 0.5))
 WOMEN_CUM = _cumulative(_zipf(len(WOMEN), 0.5))
 #: Children's given names: today's popular names first, then compounds.
-BOY_NAMES = _given_pool(_BOYS_CURATED, _compound_given(_MALE_FIRST, _MALE_SECOND, 4))
-GIRL_NAMES = _given_pool(_GIRLS_CURATED, _compound_given(_FEMALE_FIRST, _FEMALE_SECOND, 5))
-BOY_CUM = _cumulative(_zipf(len(BOY_NAMES), 0.5))
-GIRL_CUM = _cumulative(_zipf(len(GIRL_NAMES), 0.5))
-
-
-def _shares(pool: list[tuple[str, list[str]]], cum: list[float]) -> dict[str, float]:
-    weights = [b - a for a, b in zip([0.0, *cum[:-1]], cum, strict=True)]
-    return {kana: w / cum[-1] for (kana, _forms), w in zip(pool, weights, strict=True)}
-
-
-_KIDS_SHARE = {"F": _shares(GIRL_NAMES, GIRL_CUM), "M": _shares(BOY_NAMES, BOY_CUM)}
+BOY_NAMES = _given_pool(_pairs(BOYS), _compound_given(_MALE_FIRST, _MALE_SECOND, 4))
+GIRL_NAMES = _given_pool(_pairs(GIRLS), _compound_given(_FEMALE_FIRST, _FEMALE_SECOND, 5))
+_BOY_W, _GIRL_W = _zipf(len(BOY_NAMES), 0.5), _zipf(len(GIRL_NAMES), 0.5)
+BOY_CUM, GIRL_CUM = _cumulative(_BOY_W), _cumulative(_GIRL_W)
+#: How common each child's given name (reading) is, by sex: look-alikes are drawn by it.
+_KIDS_SHARE = {
+    sex: {kana: w / total for (kana, _forms), w in zip(pool, weights, strict=True)}
+    for sex, pool, weights, total in (("F", GIRL_NAMES, _GIRL_W, GIRL_CUM[-1]), ("M", BOY_NAMES, _BOY_W, BOY_CUM[-1]))
+}
 _W_KIDS_SHARE = {"F": 1 / len(W_KIDS_F.split()), "M": 1 / len(W_KIDS_M.split())}
 _SHARE_MAX = max(*(max(v.values()) for v in _KIDS_SHARE.values()), *_W_KIDS_SHARE.values())
 
@@ -362,16 +349,6 @@ def _name_share(c: Child) -> float:
     if c.jp_given:
         return _KIDS_SHARE[c.sex][c.jp_given[1]]
     return _W_KIDS_SHARE[c.sex]
-
-
-@dataclass
-class JPName:
-    """A Japanese name: kanji and kana for family and given."""
-
-    family_kanji: str
-    family_kana: str
-    given_kanji: str
-    given_kana: str
 
 
 @dataclass

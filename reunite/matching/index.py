@@ -173,7 +173,7 @@ class MatchIndex:
 
     def candidate_sides(self, cs: ChildSide) -> list[ParentSide]:
         """The blocked candidates of a featurised child claim."""
-        slots = self._candidate_slots(child_side_keys(cs), self._parent_postings, len(self._parents))
+        slots = self._candidate_slots(child_side_keys(cs, lookup=True), self._parent_postings, len(self._parents))
         return [ps for ps in (self._parents[slot] for slot in slots) if ps is not None]
 
     def _decide(self, scored: list[tuple[float, ChildSide, ParentSide]], threshold: float | None) -> list[Proposal]:
@@ -205,11 +205,7 @@ class MatchIndex:
     def scored_candidates(self, cs: ChildSide) -> list[tuple[float, ChildSide, ParentSide]]:
         """Every blocked candidate of a featurised child claim with its score (unsorted)."""
         model = self.model
-        scored: list[tuple[float, ChildSide, ParentSide]] = []
-        for slot in self._candidate_slots(child_side_keys(cs), self._parent_postings, len(self._parents)):
-            ps = self._parents[slot]
-            if ps is not None:
-                scored.append((model.score(compare_pair(cs, ps)), cs, ps))
+        scored = [(model.score(compare_pair(cs, ps)), cs, ps) for ps in self.candidate_sides(cs)]
         self.pairs_scored += len(scored)
         return scored
 
@@ -223,7 +219,9 @@ class MatchIndex:
         out: list[Proposal] = []
         for ps in parent_sides(parent_claim, model.use_readings):
             scored: list[tuple[float, ChildSide, ParentSide]] = []
-            for slot in self._candidate_slots(parent_side_keys(ps), self._child_postings, len(self._children)):
+            for slot in self._candidate_slots(
+                parent_side_keys(ps, lookup=True), self._child_postings, len(self._children)
+            ):
                 cs = self._children[slot]
                 if cs is not None:
                     scored.append((model.score(compare_pair(cs, ps)), cs, ps))

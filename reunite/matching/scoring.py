@@ -1,19 +1,19 @@
 """Fellegi–Sunter scoring: per-field levels, m/u weights in bits, term-frequency adjustment.
 
 The m and u probabilities are estimated from *labelled* development data (``fit``): m from
-the true links, u from random child/parent pairs (the child's sex, birth date and
-birthplace from non-linked pairs whose child names agree, see :data:`NAME_CONDITIONED`).
-When names agree (exactly, by
-reading, phonetically or through a dictionary reading) the weight gets a term-frequency
-adjustment ``log2(u_exact / tf(value))``, so 佐藤 = 佐藤 counts for less than
-東海林 = 東海林; values are keyed by canonical romaji whatever the script. A value agreed
-only through a dictionary reading or a phonetic skeleton and absent from the tables gets
-no adjustment (such a value is usually an unlikely reading, not a rare name). A pair's
+the true links, u from random child/parent pairs (the child's sex, birth date and birthplace
+from non-linked pairs whose child names agree, :func:`condition_on_namesakes`). When names
+agree (exactly, by reading, phonetically or through a dictionary reading) the weight gets a
+term-frequency adjustment ``log2(u_exact / tf(value))``, so 佐藤 = 佐藤 counts for less
+than 東海林 = 東海林; values are keyed by canonical romaji whatever the script. A value
+agreed only through a dictionary reading or a phonetic skeleton and absent from the tables
+gets no adjustment (such a value is usually an unlikely reading, not a rare name). A pair's
 score is the sum of the fields' log2 likelihood ratios; missing fields contribute nothing.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import math
 import random
@@ -375,35 +375,42 @@ def names_agree(comparisons: Iterable[Comparison]) -> bool:
     return given != _GIVEN_DISAGREE and family != _FAMILY_DISAGREE
 
 
+def _estimate(comparisons: Iterable[list[Comparison]], smoothing: float) -> list[list[float]]:
+    """Level frequencies of every field over pairs' comparisons (additive smoothing)."""
+    counts = [[smoothing] * len(f.levels) for f in FIELDS]
+    for comps in comparisons:
+        for field_i, level, _tf, _detail in comps:
+            counts[field_i][level] += 1
+    return [[x / sum(row) for x in row] for row in counts]
+
+
 def fit(
     true_pairs: Sequence[tuple[ChildSide, ParentSide]],
     random_pairs: Sequence[tuple[ChildSide, ParentSide]],
     tf: dict[str, dict[str, float]],
     smoothing: float = 0.5,
-    namesake_pairs: Sequence[tuple[ChildSide, ParentSide]] = (),
 ) -> Model:
-    """Estimate m from true links and u from random pairs (additive smoothing).
-
-    With ``namesake_pairs`` (non-linked pairs), the u of the :data:`NAME_CONDITIONED` fields
-    comes from those of them whose child names agree.
-    """
-
-    def estimate(pairs: Iterable[list[Comparison]]) -> list[list[float]]:
-        counts = [[smoothing] * len(f.levels) for f in FIELDS]
-        for comps in pairs:
-            for field_i, level, _tf, _detail in comps:
-                counts[field_i][level] += 1
-        return [[x / sum(row) for x in row] for row in counts]
-
+    """Estimate m from true links and u from random pairs (additive smoothing)."""
     floor = min([v for t in tf.values() for v in t.values()] or [1e-4]) / 2
-    u = estimate(compare_pair(cs, ps) for cs, ps in random_pairs)
-    if namesake_pairs:
-        agreeing = [c for c in (compare_pair(cs, ps) for cs, ps in namesake_pairs) if names_agree(c)]
-        conditioned = estimate(agreeing)
-        for name in NAME_CONDITIONED:
-            u[FIELD_INDEX[name]] = conditioned[FIELD_INDEX[name]]
-    m = estimate(compare_pair(cs, ps) for cs, ps in true_pairs)
-    return Model(m=m, u=u, tf=tf, tf_floor=floor)
+    return Model(
+        m=_estimate((compare_pair(cs, ps) for cs, ps in true_pairs), smoothing),
+        u=_estimate((compare_pair(cs, ps) for cs, ps in random_pairs), smoothing),
+        tf=tf,
+        tf_floor=floor,
+    )
+
+
+def condition_on_namesakes(
+    model: Model, namesake_pairs: Iterable[tuple[ChildSide, ParentSide]], smoothing: float = 0.5
+) -> Model:
+    """The model with the u of the :data:`NAME_CONDITIONED` fields estimated from those of
+    ``namesake_pairs`` (non-linked pairs) whose child names agree."""
+    agreeing = (c for c in (compare_pair(cs, ps) for cs, ps in namesake_pairs) if names_agree(c))
+    conditioned = _estimate(agreeing, smoothing)
+    u = [list(row) for row in model.u]
+    for name in NAME_CONDITIONED:
+        u[FIELD_INDEX[name]] = conditioned[FIELD_INDEX[name]]
+    return dataclasses.replace(model, u=u)
 
 
 def sample_random_pairs(

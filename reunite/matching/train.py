@@ -3,12 +3,12 @@
 ``python -m reunite.matching.train --claims dev.jsonl --truth dev.csv --out params.json``
 
 m comes from the true links, u from random non-linked pairs (for the child's sex, birth
-date and birthplace: from non-linked blocked candidates whose child names agree), TF tables
-from the parent claims. The threshold, margin and undated offset are then chosen on the same dev set to
-maximise the mean F1 of two runs, with and without the children's birth dates, subject to
-a false-alarm ceiling for each (by default the targets: 0.2 % and 1.5 %); the margin is the
-gap below the best candidate within which others are kept, the undated offset how much less
-a child claim without a birth date needs.
+date and birthplace: from non-linked blocked candidates whose child names agree), TF
+tables from the parent claims. The threshold, margin and undated offset are then chosen on
+the same dev set to maximise the mean F1 of two runs, with and without the children's birth
+dates, subject to a false-alarm ceiling for each (by default the targets: 0.2 % and 1.5 %);
+the margin is the gap below the best candidate within which others are kept, the undated
+offset how much less a child claim without a birth date needs.
 """
 
 from __future__ import annotations
@@ -22,7 +22,7 @@ from reunite.matching.compare import ChildSide, ParentSide, child_side, parent_s
 from reunite.matching.evaluate import read_truth, without_birth_date
 from reunite.matching.index import MatchIndex
 from reunite.matching.model import ChildClaim, ParentClaim, read_claims
-from reunite.matching.scoring import Model, fit, sample_random_pairs, tf_tables
+from reunite.matching.scoring import Model, condition_on_namesakes, fit, sample_random_pairs, tf_tables
 
 Scored = list[tuple[float, str, str]]
 #: Thresholds tried (bits) and the offsets tried for child claims without a birth date.
@@ -91,15 +91,14 @@ def train(
         return (cs.claim_id, ps.claim_id, ps.child_ref) in links
 
     random_pairs = sample_random_pairs(list(csides.values()), psides, 100_000, is_link)
-    tf = tf_tables(psides)
-    # Blocking does not depend on the weights: a first model's index yields the non-linked
-    # candidate pairs from which the name-conditioned u are estimated.
-    index = MatchIndex(fit(true_pairs, random_pairs, tf))
+    model = fit(true_pairs, random_pairs, tf_tables(psides))
+    index = MatchIndex(model)
     for p in parents:
         index.add(p)
-    namesakes = [(cs, ps) for cs in csides.values() for ps in index.candidate_sides(cs) if not is_link(cs, ps)]
-    model = fit(true_pairs, random_pairs, tf, namesake_pairs=namesakes)
-    index.model = model
+    # Blocking does not depend on the weights, so the index yields the non-linked candidates
+    # from which the name-conditioned u are estimated.
+    namesakes = ((cs, ps) for cs in csides.values() for ps in index.candidate_sides(cs) if not is_link(cs, ps))
+    model = index.model = condition_on_namesakes(model, namesakes)
     runs: list[tuple[dict[str, Scored], set[str]]] = []
     variants = [children, [without_birth_date(c) for c in children]] if tune_without_dob else [children]
     lowest = THRESHOLDS[0] - max(UNDATED_OFFSETS)

@@ -17,7 +17,15 @@ from reunite.matching.compare import (
     make_token,
     parent_sides,
 )
-from reunite.matching.scoring import FIELD_INDEX, FIELDS, NAME_CONDITIONED, compare_pair, fit, names_agree
+from reunite.matching.scoring import (
+    FIELD_INDEX,
+    FIELDS,
+    NAME_CONDITIONED,
+    compare_pair,
+    condition_on_namesakes,
+    fit,
+    names_agree,
+)
 from tests.examples import SPEC_CHILD, SPEC_PARENT
 
 P1001: dict[str, Any] = copy.deepcopy(SPEC_PARENT)
@@ -281,7 +289,7 @@ def test_u_of_the_childs_companion_fields_comes_from_namesakes() -> None:
     true_pairs = [(namesake, ps)] * 5
     strangers = [(stranger, ps), (boy, ps)] * 25
     plain = fit(true_pairs, strangers, {})
-    conditioned = fit(true_pairs, strangers, {}, namesake_pairs=[(namesake, ps)] * 50 + strangers)
+    conditioned = condition_on_namesakes(plain, [(namesake, ps)] * 50 + strangers)
     sex = FIELD_INDEX["child_sex"]
     assert plain.u[sex][0] == pytest.approx(0.5)
     assert conditioned.u[sex][0] > 0.98
