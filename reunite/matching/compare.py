@@ -25,7 +25,8 @@ from reunite.matching.normalise import (
     split_script_boundary,
     split_tokens,
 )
-from reunite.matching.phonetic import looks_japanese, phonetic_keys, short_name_keys
+from reunite.matching.phonetic import initial_vowel_keys, looks_japanese, phonetic_keys, short_name_keys
+from reunite.matching.places import city_ids
 from reunite.matching.readings import kanji_readings
 
 # Name levels, strongest first. "reading" = same canonical romaji (kana vs Latin, Hepburn vs
@@ -289,8 +290,9 @@ def parent_sides(claim: ParentClaim, use_readings: bool = True) -> list[ParentSi
 class NameMatch:
     """Best agreement between two token sets: level, the matched forms and the TF key.
 
-    ``tf_key`` is ``"r:"`` plus the canonical romaji of the agreeing value, the key of
-    the term-frequency tables, and identifies the value whatever the script.
+    ``tf_key`` is the key of the term-frequency tables: ``"r:"`` plus the canonical romaji
+    of the agreeing value, which identifies the value whatever the script, or for a
+    phonetic agreement ``"p:"`` plus the shared skeleton.
     """
 
     level: int
@@ -311,6 +313,26 @@ def reading_key(t: Token) -> str:
     return t.alts[0] if t.alts else t.text
 
 
+def shared_skeleton(a: Token, b: Token) -> str:
+    """The commonest-looking (shortest) phonetic skeleton two tokens share."""
+    return min(set(a.phon).intersection(b.phon), key=lambda k: (len(k), k))
+
+
+@lru_cache(maxsize=262144)
+def surname_forms(t: Token) -> frozenset[str]:
+    """Keys under which a surname token is the same surname as another token.
+
+    Its canonical romaji (a kanji surname: any of its readings), and for a foreign-looking
+    token its phonetic skeletons too: the child's 藤岸 and the sought parent's ふじぎし, or
+    スミス and Smith, are one surname written twice. (Two different surnames that one claim
+    writes so that one reads as the other would lose one agreement: the cautious side.)
+    """
+    forms = {"r:" + k for k in (t.alts or (t.key or t.text,))}
+    if t.is_foreign:
+        forms.update("p:" + k for k in t.phon)
+    return frozenset(forms)
+
+
 def _token_level_uncached(a: Token, b: Token) -> NameMatch | None:
     if a.text == b.text:
         return NameMatch(EXACT, a.display, b.display, "r:" + reading_key(a))
@@ -329,8 +351,9 @@ def _token_level_uncached(a: Token, b: Token) -> NameMatch | None:
             a.script != "latin" or b.script != "latin" or JaroWinkler.similarity(a.text, b.text) >= FUZZY_WEAK_THRESHOLD
         )
     ):
-        latin = a if a.script == "latin" else b
-        return NameMatch(PHONETIC, a.display, b.display, "r:" + reading_key(latin))
+        # Agreement on a skeleton is only as rare as the skeleton: Northshaw and Newworth
+        # share "ns" with every Nash and Nance, so the TF key is the skeleton, not a value.
+        return NameMatch(PHONETIC, a.display, b.display, "p:" + shared_skeleton(a, b))
     a_read = a.alts or (a.key,)
     b_read = b.alts or (b.key,)
     if a.alts or b.alts:
@@ -385,12 +408,24 @@ def nickname_keys(text: str) -> frozenset[str]:
     """Phonetic keys of :func:`nickname_names` (to compare katakana renderings: ジム, トニー).
 
     The name's own keys are left out (they agree phonetically already). A nickname of one
-    consonant (Joe, Bob) is keyed with its vowel (:func:`short_name_keys`).
+    consonant (Joe, Bob) is keyed with its vowel (:func:`short_name_keys`), one of an
+    initial vowel and one consonant (Ed, Wen) with its first letter (:func:`initial_vowel_keys`).
     """
     own = set(phonetic_keys(text))
-    keys = {k for r in nickname_names(text) for k in phonetic_keys(r) if len(k) >= 2 and k not in own}
+    keys = {
+        k
+        for r in nickname_names(text)
+        for k in phonetic_keys(r)
+        if len(k) >= 2 and k not in own and not (len(k) == 2 and k[0] == "a")
+    }
     keys.update(k for r in nickname_names(text) for k in short_name_keys(r))
+    keys.update(k for r in nickname_names(text) for k in initial_vowel_keys(r))
     return frozenset(keys)
+
+
+def _katakana_keys(t: Token) -> frozenset[str]:
+    """The keys a katakana token meets nickname keys with."""
+    return frozenset((*t.phon, *t.short, *initial_vowel_keys(t.display)))
 
 
 TokenSets = tuple[tuple[Token, ...], tuple[Token, ...]]
@@ -436,11 +471,9 @@ def compare_nicknames(left: tuple[Token, ...], right: tuple[Token, ...]) -> Name
                 # Two Latin spellings: the names themselves must be related, not their sounds.
                 related = b.text in nickname_names(a.text) or a.text in nickname_names(b.text)
             elif a.script == "latin" and b.script == "kana" and b.is_foreign:  # katakana
-                keys = nickname_keys(a.text)
-                related = not (keys.isdisjoint(b.phon) and keys.isdisjoint(b.short))
+                related = not nickname_keys(a.text).isdisjoint(_katakana_keys(b))
             elif b.script == "latin" and a.script == "kana" and a.is_foreign:
-                keys = nickname_keys(b.text)
-                related = not (keys.isdisjoint(a.phon) and keys.isdisjoint(a.short))
+                related = not nickname_keys(b.text).isdisjoint(_katakana_keys(a))
             else:
                 related = False
             if related:
@@ -536,6 +569,10 @@ def compare_places(a: PlaceFeatures | None, b: PlaceFeatures | None) -> tuple[in
         m = compare_names(a.city, b.city)
         if m is not None and m.level <= FUZZY:
             return 0, f"{m.left} ≈ {m.right}"
+        # An exonym no spelling rule connects (ロサンゼルス, Los Angeles): the gazetteer's.
+        left, right = a.city[0].display, b.city[0].display
+        if not city_ids(left).isdisjoint(city_ids(right)):
+            return 0, f"{left} ≈ {right}"
     if not (a.country and b.country) and a.region and b.region:
         # Without countries, the same region stands in for the same country.
         a, b = PlaceFeatures(a.city, a.region, None), PlaceFeatures(b.city, b.region, None)

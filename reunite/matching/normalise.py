@@ -153,7 +153,7 @@ _KUNREI = [
     (re.compile(r"m(?=[bmp])"), "n"),
     (re.compile(r"c(?=ch)"), "t"),
     (re.compile(r"oh(?![aeiouy])"), "o"),
-    (re.compile(r"(?<=o)[ou]"), ""),
+    (re.compile(r"o[ou]+"), "o"),  # こうお (kouo) and Kōo alike: a run, not one pair
     (re.compile(r"(?<=u)u"), ""),
     (re.compile(r"(?<=a)a"), ""),
     (re.compile(r"(?<=i)i"), ""),

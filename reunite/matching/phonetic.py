@@ -54,6 +54,7 @@ _ENGLISH_RULES = [
 # Non-rhotic English: an r before a consonant or at the end is not heard (マーティン, ピーター).
 # Names from rhotic languages keep it (ガルシア for Garcia), so both variants are keys.
 _NON_RHOTIC = re.compile(r"(?<=[aeiouy])r+(?=[^aeiouy]|$)")
+_SILENT_H = re.compile(r"(?<=[aeiou])h(?=[aeiou])")
 _FRENCH_OI = re.compile(r"oi[sxt]?$")
 _FRENCH_ARD = re.compile(r"(?<=[aeiou]r)d$")
 _LAST_RULES = [
@@ -140,6 +141,8 @@ def phonetic_keys(text: str) -> tuple[str, ...]:
     words = [v for w in words for v in _expand(w, "stu", ("stu", "schu"))]
     # Stephen is said Steven (スティーブン); Stefan keeps its f (ステファン).
     words = [v for w in words for v in _expand(w, "stefen", ("stefen", "steven"))]
+    # An h between vowels may be silent: Graham is グレアム as often as グラハム, Johanna ジョアンナ.
+    words += [silent for w in words if (silent := _SILENT_H.sub("", w)) != w]
     keys = dict.fromkeys(_skeleton(w) for w in words)
     return tuple(k for k in keys if k)
 
@@ -147,6 +150,24 @@ def phonetic_keys(text: str) -> tuple[str, ...]:
 def phonetic_match(a: str, b: str) -> bool:
     """Return whether two tokens share a phonetic key (for cross-script foreign names)."""
     return not set(phonetic_keys(a)).isdisjoint(phonetic_keys(b))
+
+
+@lru_cache(maxsize=65536)
+def initial_vowel_keys(text: str) -> tuple[str, ...]:
+    """Keys of a name whose skeleton is an initial vowel and one consonant, with its first letter.
+
+    ``an`` stands for Ann, Anna, Ian, Owen and Wen alike, too little to relate a nickname
+    (Wen, of Wendy) to a katakana name (アンナ); the first letter keeps Ed ≈ エド and
+    Wen ≈ ウェン but not Wen ≈ アンナ.
+    """
+    keys = [k for k in phonetic_keys(text) if len(k) == 2 and k[0] == "a"]
+    if not keys:
+        return ()
+    s = nfkc(text)
+    if any(char_script(c) == "kana" for c in s):
+        s = kana_to_romaji(s)
+    s = strip_diacritics(s).lower()
+    return tuple(f"{k}^{s[0]}" for k in keys) if s else ()
 
 
 def short_name_keys(text: str) -> tuple[str, ...]:

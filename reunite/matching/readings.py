@@ -2,8 +2,9 @@
 
 A kanji name has several possible readings (陽菜 is usually *Hina*, pykakasi's first
 choice is *Haruna*). Besides pykakasi's own conversion, every segmentation of the name
-into dictionary entries is read with every reading the dictionary lists (so 晃輝 gives
-*kōki* from こう+き, 唯 gives *yui*), up to ``MAX_READINGS``. A match through one of these
+into dictionary entries is read with the readings the dictionary lists (so 晃輝 gives
+*kōki* from こう+き, 唯 gives *yui*), likeliest combinations first (by the sum of each
+part's rank), up to ``MAX_READINGS``. A match through one of these
 readings is weaker evidence than a match on the same kanji or on a reading the claimant
 wrote down: the scorer gives the first two readings their own level (``kanji_reading``) and
 the rest a weaker one (``alt_reading``).
@@ -11,6 +12,7 @@ the rest a weaker one (``alt_reading``).
 
 from __future__ import annotations
 
+import itertools
 import threading
 from functools import lru_cache
 from typing import Any
@@ -52,21 +54,49 @@ def _entries(text: str, start: int) -> list[tuple[int, list[str]]]:
     return sorted(((n, r) for n, r in merged.items() if r), key=lambda e: -e[0])
 
 
-def _segment_readings(text: str, start: int, budget: int) -> list[str]:
+#: Readings of one dictionary entry that take part in combinations.
+_READINGS_PER_ENTRY = 6
+#: Segmentations of one name that are read.
+_MAX_SEGMENTATIONS = 4
+#: Readings combined per segmentation, about.
+_COMBINATIONS = 64
+
+
+def _segmentations(text: str, start: int) -> list[list[list[str]]]:
+    """Ways to cut ``text[start:]`` into dictionary entries, each entry as its readings.
+
+    Longer entries first; a character that is not kanji stands for itself.
+    """
     if start >= len(text):
-        return [""]
+        return [[]]
     ch = text[start]
     if char_script(ch) != "kanji":
-        return [ch + rest for rest in _segment_readings(text, start + 1, budget)]
-    out: list[str] = []
+        return [[[ch], *rest] for rest in _segmentations(text, start + 1)]
+    out: list[list[list[str]]] = []
     for length, readings in _entries(text, start):
-        tails = _segment_readings(text, start + length, budget)
-        for yomi in readings:
-            for tail in tails:
-                out.append(yomi + tail)
-                if len(out) >= budget:
-                    return out
+        for rest in _segmentations(text, start + length):
+            out.append([readings[:_READINGS_PER_ENTRY], *rest])
+            if len(out) >= _MAX_SEGMENTATIONS:
+                return out
     return out
+
+
+def _ranked_readings(text: str) -> list[str]:
+    """Readings of every segmentation, likeliest first: by the sum of each part's rank.
+
+    A name is read with each character's usual readings before any character's rare one:
+    剛平 is *Takehei* (剛's fourth name reading, 平's first) before *Tsuyoshibyō* (first and
+    fifth), where reading the first character's readings through first would never get there.
+    """
+    ranked: list[tuple[int, int, str]] = []
+    for order, parts in enumerate(_segmentations(text, 0)):
+        # At most about _COMBINATIONS readings per segmentation: fewer readings of each part
+        # the more parts there are (6 each for two, 5 for three, 3 for four, 2 for five).
+        cap = max(2, int(_COMBINATIONS ** (1 / max(len(parts), 1)) + 1e-9))
+        for combo in itertools.product(*(enumerate(p[:cap]) for p in parts)):
+            ranked.append((sum(rank for rank, _r in combo), order, "".join(r for _rank, r in combo)))
+    ranked.sort()
+    return [reading for _rank, _order, reading in ranked]
 
 
 @lru_cache(maxsize=65536)
@@ -83,7 +113,7 @@ def kanji_readings(text: str) -> tuple[str, ...]:
     first = canonical_romaji("".join(str(p.get("hepburn", "")) for p in parts))
     if first:
         variants[first] = None
-    for kana in _segment_readings(text, 0, 4 * MAX_READINGS):
+    for kana in _ranked_readings(text):
         key = canonical_romaji(kana)
         if key:
             variants[key] = None

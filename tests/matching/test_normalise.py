@@ -24,6 +24,9 @@ def test_ono_spellings_share_one_key(spelling: str) -> None:
         ("Homma", "ほんま"),
         ("Ken'ichi", "けんいち"),
         ("Hattori", "ハットリ"),
+        ("Kōo", "こうお"),  # kō + o: a long vowel followed by the same vowel
+        ("Kôo", "こうお"),
+        ("Soo", "そうお"),
     ],
 )
 def test_kunrei_passport_and_hepburn_fold_together(a: str, b: str) -> None:
@@ -86,3 +89,13 @@ def test_invalid_claims_name_the_field(data: dict[str, object], path: str) -> No
     with pytest.raises(ClaimFormatError) as excinfo:
         claim_from_dict(data)
     assert excinfo.value.field_path == path
+
+
+def test_kanji_readings_come_usual_readings_first() -> None:
+    # Each character's usual readings combine before any character's rare one: 裕太郎 is
+    # Hirotarō (裕's second reading) before Yūfutoshirō; reading 裕 as ゆう through every
+    # reading of 太郎 first pushed Hirotarō out of the list.
+    readings = kanji_readings("裕太郎")
+    assert "hirotaro" in readings[:3]
+    assert kanji_readings("七花").index("nanaka") < 3
+    assert "takehei" in kanji_readings("剛平")  # 剛 as たけ, a name reading

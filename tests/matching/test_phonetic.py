@@ -84,3 +84,10 @@ def test_a_one_consonant_name_is_keyed_with_its_vowel() -> None:
     assert short_name_keys("ボブ") == short_name_keys("Bob") == ("b~o",)
     assert short_name_keys("ジェイ") != short_name_keys("Joe")
     assert short_name_keys("John") == ()  # two consonants: the skeleton says enough
+
+
+def test_a_silent_h_between_vowels_is_one_of_the_keys() -> None:
+    # Graham is グレアム in British English as often as グラハム; Johanna is ジョアンナ.
+    assert phonetic_match("グレアム", "Graham")
+    assert phonetic_match("グラハム", "Graham")
+    assert phonetic_match("ジョアンナ", "Johanna")

@@ -103,9 +103,10 @@ def test_reading_match_is_stronger_than_dictionary_reading_only(model: Model) ->
 
 
 def test_an_unusual_reading_of_kanji_is_weaker_than_a_usual_one(model: Model) -> None:
-    # pykakasi lists Sensaki and Senzaki first for 浅崎; Asasaki (a real reading) comes further down.
-    usual = compare_names((make_token("Sensaki"),), (make_token("浅崎"),))
-    unusual = compare_names((make_token("Asasaki"),), (make_token("浅崎"),))
+    # 浅崎 reads Sensaki (pykakasi's choice) and Asasaki (each character's first reading)
+    # before Asazaki (a voiced second character, a later reading of 崎).
+    usual = compare_names((make_token("Asasaki"),), (make_token("浅崎"),))
+    unusual = compare_names((make_token("Asazaki"),), (make_token("浅崎"),))
     assert usual is not None
     assert usual.level == KANJI
     assert unusual is not None
@@ -297,3 +298,66 @@ def test_u_of_the_childs_companion_fields_comes_from_namesakes() -> None:
     for spec in FIELDS:
         if spec.name not in NAME_CONDITIONED:
             assert conditioned.u[FIELD_INDEX[spec.name]] == plain.u[FIELD_INDEX[spec.name]]
+
+
+def test_a_surname_written_for_two_people_counts_once(model: Model) -> None:
+    # The child writes their own surname in kanji and the sought parent's in kana: the
+    # child carries that parent's surname, so the two agreements are one observation.
+    p = parent(
+        claimant={"names": [{"family": "ふじぎし", "given": "たくみ"}], "sex": "M"},
+        children=[{"ref": "1", "names": [{"family": "藤岸", "given": "春人"}], "sex": "M"}],
+    )
+    c = child(
+        claimant={"names": [{"family": "藤岸", "given": "春人"}], "sex": "M"},
+        sought_parent={"names": [{"family": "ふじぎし"}], "sex": "M"},
+    )
+    _score, explanation = score_pair(c, p, "1", model)
+    fields = {row["field"]: row for row in explanation["fields"]}
+    assert fields["child_family"]["level"] == "exact"
+    assert "sought_family" not in fields
+    # スミス and Smith are one surname too (by sound); a different surname still counts
+    p2 = parent(children=[{"ref": "1", "names": [{"family": "Smith", "given": "Emma"}], "sex": "F"}])
+    same = child(
+        claimant={"names": [{"family": "スミス", "given": "エマ"}], "sex": "F"},
+        sought_parent={"names": [{"family": "Smith"}], "sex": "M"},
+    )
+    fields = {row["field"]: row for row in score_pair(same, p2, "1", model)[1]["fields"]}
+    assert fields["child_family"]["level"] == "phonetic"
+    assert "sought_family" not in fields
+    other = child(
+        claimant={"names": [{"family": "田中", "given": "エマ"}], "sex": "F"},
+        sought_parent={"names": [{"family": "Smith"}], "sex": "M"},
+    )
+    fields = {row["field"]: row for row in score_pair(other, p2, "1", model)[1]["fields"]}
+    assert fields["sought_family"]["level"] == "exact"
+
+
+def test_a_phonetic_agreement_is_as_rare_as_its_skeleton() -> None:
+    # Northshaw (ノースショー) and Newworth (ニューワース) share only the skeleton "ns" of
+    # every Nash and Nance: the agreement is weighed by how common the skeleton is, not by
+    # how rare either name is.
+    m = compare_names((make_token("ノースショー"),), (make_token("ニューワース"),))
+    assert m is not None
+    assert m.level == PHONETIC
+    assert m.tf_key == "p:ns"
+    sms = compare_names((make_token("スミス"),), (make_token("Smith"),))
+    assert sms is not None
+    assert sms.tf_key == "p:sms"
+    base = default_model()
+    i = FIELD_INDEX["other_family"]
+    common = Model(m=base.m, u=base.u, tf={"family": {"p:ns": 0.02, "p:fks": 0.0005, "r:nyuwasu": 0.0001}})
+    common_skeleton = common.weight((i, PHONETIC, "p:ns", m))
+    rare_skeleton = common.weight((i, PHONETIC, "p:fks", m))
+    assert common_skeleton < rare_skeleton
+    assert common_skeleton < common.weights[i][PHONETIC] - 4  # a skeleton of every 50th person
+    # the rare value that happens to share the skeleton does not lend it its rarity
+    assert common.weight((i, PHONETIC, "p:ns", m)) < common.weight((i, PHONETIC, "r:nyuwasu", m))
+
+
+def test_a_nickname_needs_more_than_one_shared_consonant() -> None:
+    # Wen (of Wendy) and アンナ share the skeleton "an" (a vowel and an n); so do Ann, Ian
+    # and Owen. A nickname of that shape must also start with the same letter.
+    assert compare_nicknames((make_token("アンナ"),), (make_token("Wendy"),)) is None
+    for remembered, recorded in (("ウェン", "Wendy"), ("エド", "Edward"), ("アル", "Albert")):
+        m = compare_nicknames((make_token(remembered),), (make_token(recorded),))
+        assert m is not None, (remembered, recorded)
