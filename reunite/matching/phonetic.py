@@ -163,11 +163,16 @@ def initial_vowel_keys(text: str) -> tuple[str, ...]:
     keys = [k for k in phonetic_keys(text) if len(k) == 2 and k[0] == "a"]
     if not keys:
         return ()
+    s = _spelled(text)
+    return tuple(f"{k}^{s[0]}" for k in keys) if s else ()
+
+
+def _spelled(text: str) -> str:
+    """A name in plain lower-case Latin letters (kana as romaji), marks removed."""
     s = nfkc(text)
     if any(char_script(c) == "kana" for c in s):
         s = kana_to_romaji(s)
-    s = strip_diacritics(s).lower()
-    return tuple(f"{k}^{s[0]}" for k in keys) if s else ()
+    return strip_diacritics(s).lower()
 
 
 def short_name_keys(text: str) -> tuple[str, ...]:
@@ -180,9 +185,6 @@ def short_name_keys(text: str) -> tuple[str, ...]:
     keys = [k for k in phonetic_keys(text) if len(k) == 1]
     if not keys:
         return ()
-    s = nfkc(text)
-    if any(char_script(c) == "kana" for c in s):
-        s = kana_to_romaji(s)
-    s = strip_diacritics(s).lower()
+    s = _spelled(text)
     vowel = next((c for c in s[1:] if c in _VOWELS), "")
     return tuple(f"{k}~{vowel}" for k in keys) if vowel else ()
