@@ -37,7 +37,6 @@ from reunite.matching.generate import generate  # noqa: E402
 from reunite.matching.generate import main as generate_main  # noqa: E402
 from reunite.matching.index import MatchIndex  # noqa: E402
 from reunite.matching.model import ChildClaim, ParentClaim, claim_from_dict  # noqa: E402
-from reunite.matching.places import load_gazetteer  # noqa: E402
 from reunite.matching.scoring import default_model  # noqa: E402
 
 
@@ -112,7 +111,6 @@ def main(argv: list[str] | None = None) -> None:
             index = MatchIndex(model)
             for p in parents:
                 index.add(p)
-            load_gazetteer()  # as the worker does with its first load
             del raw, claims, parents
         else:
             assert index is not None

@@ -30,7 +30,6 @@ from typing import Any
 
 from reunite.matching.index import MatchIndex, Proposal
 from reunite.matching.model import ChildClaim, ClaimFormatError, ParentClaim, Person, read_claims
-from reunite.matching.places import load_gazetteer
 from reunite.matching.scoring import Model, default_model
 
 Link = tuple[str, str, str]
@@ -152,7 +151,6 @@ def evaluate(
         index = MatchIndex(model)
         for p in parents:
             index.add(p)
-        load_gazetteer()  # once, before the pool forks, rather than in every process
         proposals, pairs_scored = match_all(index, children, threshold, jobs)
         seconds = time.perf_counter() - start
         cpu_seconds = _cpu() - cpu_start

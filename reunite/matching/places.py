@@ -8,7 +8,8 @@ alternate names of every city of at least 15,000 people. Of the cities with a na
 the cities it may mean (オークランド: Auckland and Oakland). Two places agree when their ids
 meet.
 
-The table is built on first use (about half a second) and shared by the process.
+The table is built once per process (about half a second), when a match index is made or
+on first use.
 """
 
 from __future__ import annotations
@@ -75,7 +76,8 @@ def _gazetteer() -> dict[str, tuple[int, ...]]:
 
 
 def load_gazetteer() -> None:
-    """Build the table now (a process that forks workers shares it with them)."""
+    """Build the table now (:class:`~reunite.matching.index.MatchIndex` does, so that no
+    lookup pays for it and a process that forks workers shares it with them)."""
     _gazetteer()
 
 

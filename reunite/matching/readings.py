@@ -91,7 +91,7 @@ def _ranked_readings(text: str) -> list[str]:
     ranked: list[tuple[int, int, str]] = []
     for order, parts in enumerate(_segmentations(text, 0)):
         # At most about _COMBINATIONS readings per segmentation: fewer readings of each part
-        # the more parts there are (6 each for two, 5 for three, 3 for four, 2 for five).
+        # the more parts there are (6 each for two, 4 for three, 2 for four or more).
         cap = max(2, int(_COMBINATIONS ** (1 / max(len(parts), 1)) + 1e-9))
         for combo in itertools.product(*(enumerate(p[:cap]) for p in parts)):
             ranked.append((sum(rank for rank, _r in combo), order, "".join(r for _rank, r in combo)))

@@ -124,10 +124,10 @@ def _left_forms(m: NameMatch, left: tuple[Token, ...]) -> frozenset[str]:
     return frozenset()
 
 
-def _count_once(used: set[str], m: NameMatch, left: tuple[Token, ...]) -> None:
+def _count_once(used: set[str], m: NameMatch, forms: frozenset[str]) -> None:
     """Remember a surname agreement: its value and the forms of the child claim's token."""
     used.add(m.tf_key)
-    used.update(_left_forms(m, left))
+    used.update(forms)
 
 
 def _family(out: list[Comparison], i: int, left: tuple[Token, ...], right: tuple[Token, ...], used: set[str]) -> None:
@@ -142,9 +142,10 @@ def _family(out: list[Comparison], i: int, left: tuple[Token, ...], right: tuple
     # surname): one observation must not count twice, whether it is recognised by its value,
     # or by the child claim writing the same surname for both people (長部 read Osabe once
     # and Nagabe once; the child's 藤岸 and the sought parent's ふじぎし).
-    if (m.tf_key and m.tf_key in used) or not used.isdisjoint(_left_forms(m, left)):
+    forms = _left_forms(m, left)
+    if (m.tf_key and m.tf_key in used) or not used.isdisjoint(forms):
         return
-    _count_once(used, m, left)
+    _count_once(used, m, forms)
     out.append((i, m.level, m.tf_key if m.level <= ALT else "", m))
 
 
@@ -158,7 +159,7 @@ def compare_pair(cs: ChildSide, ps: ParentSide) -> list[Comparison]:
     if c.family:
         m = compare_names(c.family, k.family) if k.family else None
         if m is not None and m.level <= _FUZZY:
-            _count_once(used, m, c.family)
+            _count_once(used, m, _left_forms(m, c.family))
             out.append((1, m.level, m.tf_key if m.level <= ALT else "", m))
         else:
             # Which parent the surname came from matters: a child usually carries the
@@ -169,7 +170,7 @@ def compare_pair(cs: ChildSide, ps: ParentSide) -> list[Comparison]:
                 pm = compare_names(c.family, ps.claimant.family) if ps.claimant.family else None
                 level = _VIA_CLAIMANT
             if pm is not None and pm.level <= ALT:
-                _count_once(used, pm, c.family)
+                _count_once(used, pm, _left_forms(pm, c.family))
                 out.append((1, level, pm.tf_key, pm))
             elif k.family or ps.other.family or ps.claimant.family:
                 out.append((1, _FAMILY_DISAGREE, "", None))

@@ -32,7 +32,6 @@ from reunite.extensions import db
 from reunite.matching.index import MatchIndex
 from reunite.matching.index import Proposal as EngineProposal
 from reunite.matching.model import ChildClaim, ClaimFormatError, ParentClaim, claim_from_dict
-from reunite.matching.places import load_gazetteer
 from reunite.matching.scoring import Model, default_model
 from reunite.proposals.models import Proposal, ProposalStatus
 from reunite.types import utcnow
@@ -123,7 +122,6 @@ class SyncedIndex:
         with self.lock:
             started = utcnow()
             if self.synced_until is None:
-                load_gazetteer()  # with the first load, not in the first task that compares places
                 wanted = None
             else:
                 # Cheap first: which recently changed rows are not indexed at their version yet?

@@ -25,6 +25,7 @@ from reunite.matching.scoring import (
     condition_on_namesakes,
     fit,
     names_agree,
+    tf_tables,
 )
 from tests.examples import SPEC_CHILD, SPEC_PARENT
 
@@ -361,3 +362,17 @@ def test_a_nickname_needs_more_than_one_shared_consonant() -> None:
     for remembered, recorded in (("ウェン", "Wendy"), ("エド", "Edward"), ("アル", "Albert")):
         m = compare_nicknames((make_token(remembered),), (make_token(recorded),))
         assert m is not None, (remembered, recorded)
+
+
+def test_tf_tables_count_skeletons_across_scripts() -> None:
+    # Smith written スミス and Smith is one skeleton, "sms", held by everyone of that family;
+    # the value "smith" only by those who wrote it in Latin letters.
+    katakana = copy.deepcopy(SPEC_PARENT)
+    katakana["id"] = "p-kata"
+    katakana["claimant"]["names"] = [{"family": "スミス", "given": "ジョン"}]
+    katakana["children"][0]["names"] = [{"family": "スミス", "given": "エマ"}]
+    sides = [ps for data in (SPEC_PARENT, katakana) for ps in parent_sides(claim_from_dict(copy.deepcopy(data)))]
+    family = tf_tables(sides)["family"]
+    assert family["p:sms"] == pytest.approx(4 / 6)  # four of six people; the Tanakas are not
+    assert family["r:smith"] == pytest.approx(2 / 6)
+    assert family["r:tanaka"] == pytest.approx(2 / 6)
