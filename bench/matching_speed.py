@@ -32,6 +32,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
+from reunite.matching.blocking import parent_side_keys  # noqa: E402
 from reunite.matching.evaluate import default_jobs  # noqa: E402
 from reunite.matching.generate import generate  # noqa: E402
 from reunite.matching.generate import main as generate_main  # noqa: E402
@@ -48,18 +49,10 @@ def cpu() -> float:
 def replicate(index: MatchIndex, times: int) -> None:
     """Add ``times - 1`` copies of every indexed parent side under new claim ids."""
     originals = [ps for ps in index._parents if ps is not None]  # noqa: SLF001 - bench only
-    keys_of: dict[int, list[str]] = {}
-    for key, posting in index._parent_postings.items():  # noqa: SLF001
-        for slot in posting:
-            keys_of.setdefault(slot, []).append(key)
+    keys = [parent_side_keys(ps) for ps in originals]
     for copy in range(1, times):
-        for slot, ps in enumerate(originals):
-            new = dataclasses.replace(ps, claim_id=f"{ps.claim_id}~{copy}")
-            new_slot = len(index._parents)  # noqa: SLF001
-            index._parents.append(new)  # noqa: SLF001
-            index._parent_slots.setdefault(new.claim_id, []).append(new_slot)  # noqa: SLF001
-            for key in keys_of.get(slot, ()):
-                index._parent_postings[key].append(new_slot)  # noqa: SLF001
+        for ps, side_keys in zip(originals, keys, strict=True):
+            index.add_parent_side(dataclasses.replace(ps, claim_id=f"{ps.claim_id}~{copy}"), side_keys)
 
 
 def latency(index: MatchIndex, children: list[ChildClaim]) -> dict[str, float]:

@@ -13,6 +13,7 @@ carries the tolerance.
 from __future__ import annotations
 
 from collections.abc import Iterable
+from functools import lru_cache
 
 from reunite.matching.compare import ChildSide, ParentSide, PartialDate, PlaceFeatures, Token
 
@@ -33,8 +34,12 @@ LOOKUP_READINGS = 10
 STORED_SURNAME_READINGS = 1
 
 
-def token_keys(tokens: Iterable[Token], readings: int = BLOCKING_READINGS) -> set[str]:
-    """Blocking forms of name tokens: canonical romaji, kanji readings, phonetic skeletons."""
+@lru_cache(maxsize=65536)
+def token_keys(tokens: tuple[Token, ...], readings: int = BLOCKING_READINGS) -> frozenset[str]:
+    """Blocking forms of name tokens: canonical romaji, kanji readings, phonetic skeletons.
+
+    Cached: tokens are interned, and the same name tuples recur across claims.
+    """
     out: set[str] = set()
     for t in tokens:
         if t.key:
@@ -47,7 +52,7 @@ def token_keys(tokens: Iterable[Token], readings: int = BLOCKING_READINGS) -> se
         out.update("~" + k for k in t.phon if len(k) >= 2)
         # A skeleton of one consonant is keyed with its vowel: Lily/リリー "r~i", Noah/ノア "n~o".
         out.update("~" + k for k in t.short)
-    return out
+    return frozenset(out)
 
 
 def _date_keys(d: PartialDate | None, widen: bool) -> set[str]:
@@ -68,14 +73,14 @@ def prefix_keys(tokens: Iterable[Token]) -> set[str]:
 
 
 def _keys(
-    surnames: set[str],
-    givens: set[str],
+    surnames: frozenset[str],
+    givens: frozenset[str],
     dates: set[str],
-    parent_givens: set[str],
+    parent_givens: frozenset[str],
     cities: set[str],
     surname_prefixes: set[str],
     given_prefixes: set[str],
-    other_givens: set[str],
+    other_givens: frozenset[str],
 ) -> set[str]:
     ordered = sorted(surnames)
     fuzzy_surnames = surnames | surname_prefixes

@@ -46,11 +46,15 @@ def _entries(text: str, start: int) -> list[tuple[int, list[str]]]:
         if names and start + length <= len(text):
             merged.setdefault(length, []).extend(names)
     table: dict[str, list[tuple[str, Any]]] | None = Kanwa().load(text[start])  # type: ignore[no-untyped-call]
-    for word, readings in (table or {}).items():
-        if text.startswith(word, start):
-            plain = [yomi for yomi, cond in readings if cond is None]
-            bucket = merged.setdefault(len(word), [])
-            bucket.extend(y for y in plain if y not in bucket)
+    if table:
+        # The table holds every word that starts with this character (thousands for 大):
+        # look up the prefixes of the name instead of scanning it.
+        for end in range(start + 1, len(text) + 1):
+            readings = table.get(text[start:end])
+            if readings:
+                plain = [yomi for yomi, cond in readings if cond is None]
+                bucket = merged.setdefault(end - start, [])
+                bucket.extend(y for y in plain if y not in bucket)
     return sorted(((n, r) for n, r in merged.items() if r), key=lambda e: -e[0])
 
 

@@ -154,6 +154,18 @@ def test_candidates_include_the_right_child(index: MatchIndex) -> None:
     assert ("p-1001", "1") in index.candidates(load(C2001))
 
 
+def test_a_key_held_by_one_then_several_claims_finds_each_of_them() -> None:
+    # A posting starts as one slot and becomes a list when a second claim holds the key.
+    idx = MatchIndex(default_model())
+    found: list[set[str]] = []
+    for n in range(3):
+        copy_of = json.loads(json.dumps(P1001))
+        copy_of["id"] = f"p-copy-{n}"
+        idx.add(load(copy_of))
+        found.append({claim_id for claim_id, ref in idx.candidates(load(C2001)) if ref == "1"})
+    assert found == [{"p-copy-0"}, {"p-copy-0", "p-copy-1"}, {"p-copy-0", "p-copy-1", "p-copy-2"}]
+
+
 def test_removed_claim_is_no_longer_proposed(index: MatchIndex) -> None:
     index.remove("p-1001")
     assert all(p.parent_claim_id != "p-1001" for p in index.match(load(C2001)))
