@@ -39,15 +39,17 @@ _ENGLISH_RULES = [
     (re.compile(r"ck"), "k"),
     (re.compile(r"dg"), "j"),
     (re.compile(r"mb$"), "m"),
-    (re.compile(r"dt"), "t"),
-    (re.compile(r"pb"), "b"),
+    (re.compile(r"dt$"), "t"),
     (re.compile(r"x"), "ks"),
     (re.compile(r"qu?"), "k"),
-    (re.compile(r"ch(?=[rl])"), "k"),
+    (re.compile(r"^ch(?=[rl])"), "k"),
     (re.compile(r"chael"), "kael"),
-    (re.compile(r"c(?=[eiy])"), "s"),
+    # A soft c is s in English and French and ch in Italian (Lucia ルチア, Marcello マルチェロ):
+    # marked here, both variants below.
+    (re.compile(r"c(?=[eiy])"), "ç"),
     (re.compile(r"c(?!h)"), "k"),
-    (re.compile(r"ng"), "n"),
+    # ng is one nasal (King キング), except before a soft g (Angela アンジェラ).
+    (re.compile(r"ng(?![eiy])"), "n"),
     (re.compile(r"(?<=a)l(?=k)"), ""),
     (re.compile(r"(?<=[aeiou])re$"), ""),
 ]
@@ -57,6 +59,12 @@ _NON_RHOTIC = re.compile(r"(?<=[aeiouy])r+(?=[^aeiouy]|$)")
 _SILENT_H = re.compile(r"(?<=[aeiou])h(?=[aeiou])")
 _FRENCH_OI = re.compile(r"oi[sxt]?$")
 _FRENCH_ARD = re.compile(r"(?<=[aeiou]r)d$")
+# A final s is silent in French (Nicolas ニコラ, Jacques ジャック, Charles シャルル), and a
+# final "ille" after a consonant is said "iyu" (Camille カミーユ). Long names only: the
+# skeletons of short names are short already (Lucas would become Luke, Thomas Sam). In a
+# name that ends the French way, ch is sh (Charles).
+_FRENCH_S = re.compile(r"(?<=a)s$|(?<=[^aeiou])es$")
+_FRENCH_ILLE = re.compile(r"(?<=[^aeiou]i)lle$")
 _LAST_RULES = [
     (re.compile(r"(?<=[aeiou])[wh](?![aeiou])"), ""),
     (re.compile(r"(?<=.)y"), "i"),
@@ -90,14 +98,19 @@ def _skeleton(romaji: str) -> str:
             continue
         if ch in "yw" and i > 0:
             continue
+        # An h right after an initial consonant is not heard (Rhonda ロンダ, Khan カーン); one
+        # after a consonant further on starts a syllable (Foxham フォックスハム, Eastham).
+        if ch == "h" and i == 1 and s[0] not in _VOWELS:
+            continue
         if ch == "w" and i == 0:
             out.append("a")
-            continue
-        if ch == "h" and i > 0 and s[i - 1] not in _VOWELS:
             continue
         out.append(ch)
     collapsed: list[str] = []
     for ch in out:
+        # A nasal before b or p is one sound (Hambrook, ハンブルク or ハムブルック).
+        if ch in "bp" and collapsed and collapsed[-1] == "m":
+            collapsed[-1] = "n"
         if not collapsed or collapsed[-1] != ch:
             collapsed.append(ch)
     return "".join(collapsed)
@@ -119,6 +132,9 @@ def phonetic_keys(text: str) -> tuple[str, ...]:
     s = "".join(c for c in s if "a" <= c <= "z")
     if not s:
         return ()
+    # An initial wh is h+w to a Japanese ear: White ホワイト, Whitney ホイットニー.
+    wh = s.startswith("wh")
+    spelled_length = len(s)
     for pattern, repl in _ENGLISH_RULES:
         s = pattern.sub(repl, s)
     words = list(dict.fromkeys((_NON_RHOTIC.sub("", s), s)))
@@ -128,6 +144,10 @@ def phonetic_keys(text: str) -> tuple[str, ...]:
     french = _FRENCH_OI.sub("wa", s)
     if len(french) >= 7:
         french = _FRENCH_ARD.sub("ar", french)
+    if spelled_length >= 7:
+        ending = _FRENCH_ILLE.sub("iye", _FRENCH_S.sub("", french))
+        if ending != french:
+            french = ending.replace("ch", "sh")
     if french != s:
         words.append(french)
     for pattern, repl in _LAST_RULES:
@@ -136,6 +156,11 @@ def phonetic_keys(text: str) -> tuple[str, ...]:
     words = [v for w in words for v in _expand(w, "ch", ("c", "k", "s"))]
     words = [v for w in words for v in _expand(w, "ge", ("je", "ge"))]
     words = [v for w in words for v in _expand(w, "gi", ("ji", "gi"))]
+    words = [v for w in words for v in _expand(w, "ç", ("s", "ch"))]
+    # Campbell キャンベル drops its p; a compound (Shepbury シェップベリー) keeps it.
+    words = [v for w in words for v in _expand(w, "pb", ("b", "pb"))]
+    if wh:
+        words += ["h" + w for w in words]
     # A t before a "yoo" sound becomes チュ: Stewart スチュワート, Stuart スチュアート.
     words = [v for w in words for v in _expand(w, "stew", ("stew", "schew"))]
     words = [v for w in words for v in _expand(w, "stu", ("stu", "schu"))]

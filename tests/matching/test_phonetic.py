@@ -42,6 +42,29 @@ SAME = [
     # French: the silent ending is not rendered.
     ("デュボワ", "Dubois"),
     ("ベルナール", "Bernard"),
+    ("ニコラ", "Nicolas"),
+    ("ジャック", "Jacques"),
+    ("シャルル", "Charles"),
+    ("カミーユ", "Camille"),
+    # A soft g after n (ng is otherwise one nasal), a soft c said the Italian way.
+    ("アンジェラ", "Angela"),
+    ("キング", "King"),
+    ("ルチア", "Lucia"),
+    ("マルチェロ", "Marcello"),
+    ("ルーシー", "Lucy"),
+    # An initial wh is h+w; a nasal before b is one sound however it is written; an h that
+    # starts a syllable after a consonant is heard; a final dt is t but a dt across a
+    # compound is both letters.
+    ("ホワイト", "White"),
+    ("ハムブルック", "Hambrook"),
+    ("エルムベリー", "Elmbury"),
+    ("キャンベル", "Campbell"),
+    ("シェップベリー", "Shepbury"),
+    ("ブルックハム", "Brookham"),
+    ("ゴールドトン", "Goldton"),
+    ("リッチリー", "Richley"),
+    ("クリストファー", "Christopher"),
+    ("ロンダ", "Rhonda"),
 ]
 
 
@@ -60,6 +83,13 @@ def test_katakana_rendering_matches_latin_spelling(kana: str, latin: str) -> Non
         ("エマ", "Anna"),
         # a silent French d is dropped from long names only: Gerard is not Jerry
         ("ジェリー", "Gerard"),
+        # and a silent s too: Lucas is not Luke, Thomas is not Sam
+        ("ルーク", "Lucas"),
+        ("サム", "Thomas"),
+        # French ch is sh only in a name that ends the French way
+        ("カール", "Charles"),
+        # -ham is not -more
+        ("ブラックモア", "Blackham"),
     ],
 )
 def test_different_names_do_not_match(kana: str, latin: str) -> None:
