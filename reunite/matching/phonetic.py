@@ -40,7 +40,7 @@ _ENGLISH_RULES = [
     (re.compile(r"dg"), "j"),
     (re.compile(r"mb$"), "m"),
     (re.compile(r"dt$"), "t"),
-    (re.compile(r"x"), "ks"),
+    (re.compile(r"x"), "kS"),  # capital: the s does not join a following h (Foxham)
     (re.compile(r"qu?"), "k"),
     (re.compile(r"^ch(?=[rl])"), "k"),
     (re.compile(r"chael"), "kael"),
@@ -87,7 +87,7 @@ def _expand(word: str, pattern: str, options: tuple[str, ...]) -> list[str]:
 
 def _skeleton(romaji: str) -> str:
     """Fold a pronunciation-like spelling to its consonant skeleton."""
-    s = romaji.replace("sh", "s").replace("tch", "ch").replace("ch", "c").replace("ng", "n")
+    s = romaji.replace("sh", "s").replace("tch", "ch").replace("ch", "c").replace("ng", "n").lower()
     s = re.sub(r"m(?=[bp])", "n", s)
     s = s.replace("l", "r").replace("v", "b").replace("z", "s").replace("q", "k")
     out: list[str] = []
@@ -152,8 +152,10 @@ def phonetic_keys(text: str) -> tuple[str, ...]:
         words.append(french)
     for pattern, repl in _LAST_RULES:
         words = [pattern.sub(repl, w) for w in words]
-    words = [v for w in words for v in _expand(w, "th", ("s", "t"))]
-    words = [v for w in words for v in _expand(w, "ch", ("c", "k", "s"))]
+    # The sounds chosen for th and ch are written in capitals so that the skeleton does not
+    # read them again with a following h: Richham is Rich-ham (リッチハム), not Ri-cham.
+    words = [v for w in words for v in _expand(w, "th", ("S", "T"))]
+    words = [v for w in words for v in _expand(w, "ch", ("C", "K", "S"))]
     words = [v for w in words for v in _expand(w, "ge", ("je", "ge"))]
     words = [v for w in words for v in _expand(w, "gi", ("ji", "gi"))]
     words = [v for w in words for v in _expand(w, "ç", ("s", "ch"))]

@@ -64,6 +64,10 @@ SAME = [
     ("ゴールドトン", "Goldton"),
     ("リッチリー", "Richley"),
     ("クリストファー", "Christopher"),
+    # The sound chosen for ch, th or x is not read again with the h that follows it.
+    ("リッチハム", "Richham"),
+    ("サウスハースト", "Southhurst"),
+    ("フォックスハム", "Foxham"),
     ("ロンダ", "Rhonda"),
 ]
 
