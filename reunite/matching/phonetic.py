@@ -88,7 +88,6 @@ def _expand(word: str, pattern: str, options: tuple[str, ...]) -> list[str]:
 def _skeleton(romaji: str) -> str:
     """Fold a pronunciation-like spelling to its consonant skeleton."""
     s = romaji.replace("sh", "s").replace("tch", "ch").replace("ch", "c").replace("ng", "n").lower()
-    s = re.sub(r"m(?=[bp])", "n", s)
     s = s.replace("l", "r").replace("v", "b").replace("z", "s").replace("q", "k")
     out: list[str] = []
     for i, ch in enumerate(s):
