@@ -15,6 +15,10 @@ def broker_transport_options(visibility_timeout_s: float) -> dict[str, float]:
     once it is ``visibility_timeout_s`` old. Workers look for such tasks about every tenth of that
     time (kombu's default cadence of 100 s for the default hour), so a short timeout also means
     a prompt redelivery.
+
+    A scan holds a lock in Redis for its few milliseconds. A worker killed inside a scan leaves
+    the lock until it expires, and no worker redelivers anything meanwhile; kombu's default
+    expiry is 300 s. The lock now expires after one scan period, but not sooner than 5 s.
     """
     scan_every = max(1.0, min(100.0, visibility_timeout_s / 10))
     interval = min(10.0, scan_every)
@@ -22,6 +26,7 @@ def broker_transport_options(visibility_timeout_s: float) -> dict[str, float]:
         "visibility_timeout": visibility_timeout_s,
         "unacked_restore_interval": interval,
         "unacked_restore_throttle": max(1, round(scan_every / interval)),
+        "unacked_mutex_expire": max(5, round(scan_every)),
     }
 
 

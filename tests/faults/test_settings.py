@@ -12,11 +12,13 @@ def test_the_visibility_timeout_is_configurable_and_scanned_for_in_proportion() 
         "visibility_timeout": 3600,
         "unacked_restore_interval": 10.0,
         "unacked_restore_throttle": 10,
+        "unacked_mutex_expire": 100,
     }
     assert broker_transport_options(5) == {
         "visibility_timeout": 5,
         "unacked_restore_interval": 1.0,
         "unacked_restore_throttle": 1,
+        "unacked_mutex_expire": 5,
     }
     app = create_app("testing", BROKER_VISIBILITY_TIMEOUT_S=7)
     assert app.extensions["celery"].conf.broker_transport_options["visibility_timeout"] == 7
