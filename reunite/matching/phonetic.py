@@ -138,12 +138,11 @@ def phonetic_keys(text: str) -> tuple[str, ...]:
         s = pattern.sub(repl, s)
     words = list(dict.fromkeys((_NON_RHOTIC.sub("", s), s)))
     # French spellings keep their rhotic form and lose the silent ending: Dubois デュボワ,
-    # Bernard ベルナール. A silent d is only dropped from a long name: Gerard without it
-    # would have the skeleton of Jerry.
+    # Bernard ベルナール. Silent d, s and "ille" endings are dropped from names of seven
+    # letters or more only: Gerard without its d would have the skeleton of Jerry.
     french = _FRENCH_OI.sub("wa", s)
-    if len(french) >= 7:
-        french = _FRENCH_ARD.sub("ar", french)
     if spelled_length >= 7:
+        french = _FRENCH_ARD.sub("ar", french)
         ending = _FRENCH_ILLE.sub("iye", _FRENCH_S.sub("", french))
         if ending != french:
             french = ending.replace("ch", "sh")

